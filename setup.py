@@ -1,0 +1,16 @@
+from setuptools import setup
+
+setup(
+    name="tinyreptile_ref",
+    version="0.1.0",
+    description="Reference implementation of TinyReptile: bit-exact NumPy and C99 kernels",
+    packages=["tinyreptile_ref"],
+    python_requires=">=3.9",
+    setup_requires=["cffi>=1.15"],
+    install_requires=["numpy>=1.22", "cffi>=1.15"],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6.80"],
+    },
+    cffi_modules=["tinyreptile_ref/_build.py:ffibuilder"],
+    zip_safe=False,
+)

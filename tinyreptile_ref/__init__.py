@@ -1,0 +1,14 @@
+"""tinyreptile_ref: the reference implementation of TinyReptile (federated meta-learning for
+microcontrollers): a NumPy model and a C99 kernel library that compute the same bits."""
+from .backends import get_backend  # noqa: F401
+from .errors import (  # noqa: F401
+    AccumulatorOverflowError,
+    DTypeError,
+    KernelError,
+    LayoutError,
+    ParameterError,
+    ShapeError,
+    TinyReptileError,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,24 @@
+"""Choosing a backend: the NumPy twins ("numpy") or the C kernels through cffi ("c").
+
+Both expose the same functions with the same signatures and the same argument checks, and
+give the same bits; tests/test_backends.py holds them to that.
+"""
+import importlib
+
+from .errors import ParameterError
+
+NAMES = ("numpy", "c")
+_MODULES = {"numpy": ".numpy_backend", "c": ".cbackend"}
+
+
+def get_backend(name):
+    """The backend module called `name` ("numpy" or "c")."""
+    if name not in _MODULES:
+        raise ParameterError(f"backend: {name!r} is not one of {', '.join(NAMES)}")
+    return importlib.import_module(_MODULES[name], __package__)
+
+
+def kernel_names():
+    """The public kernel functions every backend provides."""
+    mod = get_backend("numpy")
+    return sorted(n for n in vars(mod) if n.endswith(("_f32", "_s8")) and callable(getattr(mod, n)))
