@@ -1,0 +1,95 @@
+"""`make bench`: time per call of each C kernel through Python, of its NumPy twin, and of the
+plain NumPy/BLAS expression (fast, not bit-exact, shown for reference), at the sizes of the
+paper's models. Speed is measured here, never in tests.
+
+python -m tinyreptile_ref.bench [--quick]
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+
+from . import get_backend
+
+F32 = np.float32
+
+
+def per_call_us(fn, min_time=0.2, repeats=5):
+    """Best of `repeats` timings, each long enough to last `min_time` seconds, in µs per call."""
+    fn()
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= min_time / 4:
+            break
+        n *= 4
+    n = max(1, int(n * (min_time / max(dt, 1e-9))))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best * 1e6
+
+
+def dense_cases(rng):
+    B, I, O = 1, 64, 64
+    x = rng.standard_normal((B, I)).astype(F32)
+    w = rng.standard_normal((O, I)).astype(F32)
+    b = rng.standard_normal(O).astype(F32)
+    dy = rng.standard_normal((B, O)).astype(F32)
+
+    def kernel(be):
+        return lambda: (be.dense_forward_f32(x, w, b), be.dense_backward_f32(dy, x, w))
+
+    def blas():
+        return (x @ w.T + b, (dy @ w, dy.T @ x, dy.sum(0)))
+
+    return "dense 64x64, batch 1, forward + backward", kernel, blas
+
+
+CASES = [dense_cases]
+
+
+def run(min_time=0.2):
+    rng = np.random.default_rng(0)
+    c, n = get_backend("c"), get_backend("numpy")
+    rows = []
+    for make in CASES:
+        name, kernel, blas = make(rng)
+        t_c = per_call_us(kernel(c), min_time)
+        t_n = per_call_us(kernel(n), min_time)
+        t_b = per_call_us(blas, min_time)
+        rows.append({"case": name, "c_us": t_c, "numpy_twin_us": t_n, "numpy_blas_us": t_b,
+                     "twin_over_c": t_n / t_c, "blas_over_c": t_b / t_c})
+    return rows
+
+
+def print_table(rows):
+    print(f"{'kernel (time per call through Python)':50s} {'C':>9s} {'twin':>10s} {'BLAS':>9s} "
+          f"{'twin/C':>7s} {'BLAS/C':>7s}")
+    for r in rows:
+        print(f"{r['case']:50s} {r['c_us']:7.1f}us {r['numpy_twin_us']:8.1f}us "
+              f"{r['numpy_blas_us']:7.1f}us {r['twin_over_c']:6.1f}x {r['blas_over_c']:6.2f}x")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m tinyreptile_ref.bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="shorter timings (less stable)")
+    ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = ap.parse_args(argv)
+    rows = run(0.05 if args.quick else 0.2)
+    print_table(rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
