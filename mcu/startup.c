@@ -13,10 +13,11 @@
  *     zeroes .bss, opens the semihosting stdio handles, runs constructors,
  *     calls main() and passes its return value to exit(), so QEMU exits
  *     with the program's status (semihosting SYS_EXIT_EXTENDED);
- *   - a handler for every fault and unexpected exception that prints the
- *     exception number, stacked PC/LR and fault status registers on the
- *     semihosting console and exits with TR_PORT_EXIT_FAULT (70): a crash
- *     never looks like a pass;
+ *   - an MPU guard below the main stack, so that a stack overflow faults;
+ *   - a handler for every fault and unexpected exception that switches to
+ *     its own small stack, prints the exception number, stacked PC/LR and
+ *     fault status registers on the semihosting console (stderr), and
+ *     exits with TR_PORT_EXIT_FAULT (70): a crash never looks like a pass;
  *   - _sbrk for malloc, bounded by [__heap_start__, __heap_end__) from the
  *     linker script rather than by the current stack pointer.
  *
@@ -39,6 +40,30 @@
 #define TR_SCB_MMFAR (*(volatile uint32_t *)0xE000ED34u)
 #define TR_SCB_BFAR  (*(volatile uint32_t *)0xE000ED38u)
 #define TR_SCB_CCR_DIV_0_TRP (1u << 4)
+#define TR_SCB_CFSR_MSTKERR  (1u << 4)
+#define TR_SCB_CFSR_MMARVALID (1u << 7)
+#define TR_SCB_CFSR_STKERR   (1u << 12)
+
+/* PMSAv7 MPU (present on both the Cortex-M3 and the Cortex-M4 models). */
+#define TR_MPU_CTRL (*(volatile uint32_t *)0xE000ED94u)
+#define TR_MPU_RNR  (*(volatile uint32_t *)0xE000ED98u)
+#define TR_MPU_RBAR (*(volatile uint32_t *)0xE000ED9Cu)
+#define TR_MPU_RASR (*(volatile uint32_t *)0xE000EDA0u)
+#define TR_MPU_CTRL_ENABLE     (1u << 0)
+#define TR_MPU_CTRL_PRIVDEFENA (1u << 2)
+#define TR_MPU_RASR_ENABLE     (1u << 0)
+#define TR_MPU_RASR_SIZE(log2) ((uint32_t)((log2) - 1) << 1)
+#define TR_MPU_RASR_XN         (1u << 28) /* AP = 0b000: no access */
+
+/*
+ * Stack guard: the main stack sits at the bottom of RAM (0x20000000, see
+ * mcu/mps2.ld). In QEMU's MPS2 map the 256 MiB below it are a "reserved"
+ * hole that reads as zero and ignores writes, so an overflow would go
+ * unnoticed; one MPU region makes [0x10000000, 0x20000000) inaccessible
+ * and an overflow faults instead.
+ */
+#define TR_STACK_GUARD_BASE 0x10000000u
+#define TR_STACK_GUARD_LOG2 28
 
 /* Semihosting operations and reason codes. */
 #define TR_SH_SYS_WRITE0        0x04u
@@ -79,6 +104,9 @@ void tr_port_fault(const uint32_t *frame, uint32_t exc_return)
     __attribute__((noreturn, used));
 void *_sbrk(ptrdiff_t incr);
 void _init(void);
+/* Stack for the fault handler, which may be entered with MSP unusable. */
+extern uint64_t tr_port_fault_stack[64];
+uint64_t tr_port_fault_stack[64];
 void _fini(void);
 
 /* Exception handlers: weak aliases so that a program can supply its own. */
@@ -171,6 +199,14 @@ void tr_port_start(void)
     TR_SCB_VTOR = (uint32_t)(uintptr_t)&tr_port_vectors;
     TR_SCB_CCR |= TR_SCB_CCR_DIV_0_TRP;
 
+    /* Stack overflow guard below RAM; default map for everything else. */
+    TR_MPU_RNR = 0u;
+    TR_MPU_RBAR = TR_STACK_GUARD_BASE;
+    TR_MPU_RASR = TR_MPU_RASR_XN | TR_MPU_RASR_SIZE(TR_STACK_GUARD_LOG2) |
+                  TR_MPU_RASR_ENABLE;
+    TR_MPU_CTRL = TR_MPU_CTRL_PRIVDEFENA | TR_MPU_CTRL_ENABLE;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+
     if ((uintptr_t)__data_load__ != (uintptr_t)__data_start__) {
         for (src = __data_load__, dst = __data_start__; dst < __data_end__;)
             *dst++ = *src++;
@@ -231,7 +267,9 @@ static char *tr_port_put_hex(char *p, const char *label, uint32_t v)
 
 /*
  * Entry for every fault / unexpected exception: pass the stacked exception
- * frame (from MSP or PSP, per EXC_RETURN bit 2) and EXC_RETURN itself.
+ * frame (from MSP or PSP, per EXC_RETURN bit 2) and EXC_RETURN itself, and
+ * continue on tr_port_fault_stack, since MSP may point into the guard
+ * after a stack overflow. The program's stack is left as it was.
  */
 void tr_port_fault_entry(void)
 {
@@ -241,6 +279,9 @@ void tr_port_fault_entry(void)
         "mrseq r0, msp\n\t"
         "mrsne r0, psp\n\t"
         "mov   r1, lr\n\t"
+        "movw  r2, #:lower16:tr_port_fault_stack + 512\n\t"
+        "movt  r2, #:upper16:tr_port_fault_stack + 512\n\t"
+        "mov   sp, r2\n\t"
         "b     tr_port_fault\n\t");
 }
 
@@ -252,8 +293,9 @@ void tr_port_fault(const uint32_t *frame, uint32_t exc_return)
         "SVCall", "DebugMonitor", "reserved", "PendSV", "SysTick"
     };
     static char msg[256];
-    uint32_t block[2];
+    static uint32_t block[2];
     uint32_t ipsr;
+    uint32_t cfsr = TR_SCB_CFSR;
     char *p = msg;
 
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
@@ -271,7 +313,12 @@ void tr_port_fault(const uint32_t *frame, uint32_t exc_return)
         p = tr_port_put_hex(p, " bad-sp=", (uint32_t)(uintptr_t)frame);
     }
     p = tr_port_put_hex(p, " exc_return=", exc_return);
-    p = tr_port_put_hex(p, "\ntr_port: cfsr=", TR_SCB_CFSR);
+    if ((uintptr_t)frame < (uintptr_t)__stack_start__ ||
+        (cfsr & (TR_SCB_CFSR_MSTKERR | TR_SCB_CFSR_STKERR)) != 0u ||
+        ((cfsr & TR_SCB_CFSR_MMARVALID) != 0u &&
+         TR_SCB_MMFAR - TR_STACK_GUARD_BASE < (1u << TR_STACK_GUARD_LOG2)))
+        p = tr_port_put_str(p, "\ntr_port: stack overflow (main stack exhausted)");
+    p = tr_port_put_hex(p, "\ntr_port: cfsr=", cfsr);
     p = tr_port_put_hex(p, " hfsr=", TR_SCB_HFSR);
     p = tr_port_put_hex(p, " mmfar=", TR_SCB_MMFAR);
     p = tr_port_put_hex(p, " bfar=", TR_SCB_BFAR);

@@ -109,7 +109,7 @@ endef
 mcu_program = $(foreach t,$(or $(3),$(MCU_TARGETS)),$(eval $(call mcu_program_one,$(t),$(1),$(2))))
 
 # ---- demo programs (used by mcu/selftest.sh) -----------------------------
-MCU_DEMOS := hello fail crash hang
+MCU_DEMOS := hello fail crash hang overflow
 $(foreach d,$(MCU_DEMOS),$(call mcu_program,$(d),mcu/$(d).c))
 MCU_DEMO_ELFS := $(foreach t,$(MCU_TARGETS),$(foreach d,$(MCU_DEMOS),$(MCU_BUILD)/$(t)/$(d).elf))
 
