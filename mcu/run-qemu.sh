@@ -28,7 +28,7 @@ usage() {
     exit 125
 }
 
-[ "$#" -ge 2 ] && [ "$#" -le 3 ] || usage
+if [ "$#" -lt 2 ] || [ "$#" -gt 3 ]; then usage; fi
 machine=$1
 elf=$2
 limit=${3:-${TR_QEMU_TIMEOUT:-60}}
