@@ -59,7 +59,11 @@ MCU_CPPFLAGS ?= -Icsrc -Imcu
 # Own start-up (mcu/startup.c) instead of newlib's crt0; newlib libc plus
 # libgloss semihosting system calls (rdimon).
 MCU_LDSCRIPT := mcu/mps2.ld
-MCU_LDFLAGS = -T $(MCU_LDSCRIPT) -nostartfiles --specs=rdimon.specs -Wl,--gc-sections
+# MCU_STACK_SIZE (bytes, multiple of 8) overrides mps2.ld's 64 KiB stack.
+MCU_STACK_SIZE ?=
+mcu_comma := ,
+MCU_LDFLAGS = -T $(MCU_LDSCRIPT) -nostartfiles --specs=rdimon.specs -Wl,--gc-sections \
+  $(if $(MCU_STACK_SIZE),-Wl$(mcu_comma)--defsym=__stack_size__=$(MCU_STACK_SIZE))
 MCU_LDLIBS ?= -lm
 
 MCU_PORT_SRCS := mcu/startup.c mcu/stackmark.c
