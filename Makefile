@@ -23,7 +23,9 @@ Q := @
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build test test-py test-c bench demo clean
+.PHONY: help venv build test test-py test-c test-mcu bench demo clean
+
+include mk/mcu.mk
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,7 +43,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c test-py ## Run every test: C sanitizer checks, Python tests (host and MCU)
+test: test-c test-py test-mcu ## Run every test: C sanitizer checks, Python tests, MCU builds under QEMU
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -53,6 +55,10 @@ $(BUILD)/host/kernel_check_asan: tests/c/kernel_check.c $(LIB_SRCS) $(LIB_HDRS)
 
 test-c: $(BUILD)/host/kernel_check_asan ## Run the C kernel checks under ASan + UBSan
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $<
+
+# The MCU targets: toolchain (installed when missing), exit-status/crash/hang/no-FMA self-test.
+test-mcu: mcu-toolchain ## MCU self-test under QEMU (Cortex-M4F and Cortex-M3)
+	$(Q)$(MAKE) --no-print-directory mcu-selftest
 
 bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins
 	$(Q)$(PY) -m tinyreptile_ref.bench

@@ -64,7 +64,8 @@ MCU_STACK_SIZE ?=
 mcu_comma := ,
 MCU_LDFLAGS = -T $(MCU_LDSCRIPT) -nostartfiles --specs=rdimon.specs -Wl,--gc-sections \
   $(if $(MCU_STACK_SIZE),-Wl$(mcu_comma)--defsym=__stack_size__=$(MCU_STACK_SIZE))
-MCU_LDLIBS ?= -lm
+# No -lm: the kernels use no libm, and linking without it proves that.
+MCU_LDLIBS ?=
 
 MCU_PORT_SRCS := mcu/startup.c mcu/stackmark.c
 MCU_KERNEL_SRCS := $(wildcard csrc/*.c)
