@@ -96,3 +96,10 @@ def test_in_place_update_leaves_theta_untouched_when_refused(backend):
     with pytest.raises(ShapeError):
         backend.sgd_step_f32(theta, np.ones(4, f), 0.1)
     assert np.array_equal(theta, before)
+
+
+def test_a_size_beyond_int32_is_refused_even_when_the_array_is_empty(backend):
+    # A zero-size array may still carry a size that the C side cannot represent.
+    x = np.ones((2**31, 0), f)
+    with pytest.raises(ShapeError, match=r"^x: "):
+        backend.dense_forward_f32(x, np.ones((3, 0), f), np.ones(3, f))

@@ -55,17 +55,6 @@ def check_conv1d_out_len(L, K, stride, dilation, padding):
     return L, K, stride, dilation, code, L_out, pad
 
 
-def _sizes(name, shape):
-    """Every size, and every product the C side forms from left to right, fits in int32
-    (tr__mul3_ok checks a*b and then a*b*c, so a zero last size does not excuse the rest)."""
-    n = 1
-    for s in shape:
-        n *= s
-        if s > ck.INT32_MAX or n > ck.INT32_MAX:
-            raise ShapeError(f"{name}: shape {shape} exceeds the kernels' int32 size limit "
-                             f"{ck.INT32_MAX}")
-
-
 def check_conv1d(x, w, bias=None, dy=None, stride=1, dilation=1, padding="valid"):
     """Check the arguments of the conv1d kernels; returns
     (B, L, C_in, C_out, K, stride, dilation, padding code, L_out, pad_before)."""
@@ -84,10 +73,10 @@ def check_conv1d(x, w, bias=None, dy=None, stride=1, dilation=1, padding="valid"
     stride = ck.int_param("stride", stride, 1)
     dilation = ck.int_param("dilation", dilation, 1)
     code = _padding_code(padding)
-    _sizes("x", x.shape)
-    _sizes("w", w.shape)
+    ck.sizes(("x", x.shape))
+    ck.sizes(("w", w.shape))
     L_out, pad = _geometry(L, K, stride, dilation, padding, "x")
-    _sizes("y", (B, L_out, C_out))
+    ck.sizes(("y", (B, L_out, C_out)))
     if dy is not None:
         ck.f32("dy", dy, 3)
         if dy.shape != (B, L_out, C_out):
