@@ -17,7 +17,9 @@ const char *tr_status_str(int status)
     case TR_ERR_OVERFLOW:
         return "the int32 accumulator could overflow: the kernel's depth precondition is violated";
     case TR_ERR_BUFFER:
-        return "a caller-provided buffer or arena is too small";
+        return "a caller-provided buffer or arena is too small or misaligned";
+    case TR_ERR_MODEL:
+        return "the model's layer table is inconsistent";
     default:
         return "unknown status code";
     }

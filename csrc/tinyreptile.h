@@ -33,7 +33,8 @@ typedef enum {
     TR_ERR_PARAM = -3,    /* stride, dilation, padding mode or another parameter out of range */
     TR_ERR_LABEL = -4,    /* a class label outside [0, classes) */
     TR_ERR_OVERFLOW = -5, /* an int32 accumulator could overflow: a precondition is violated */
-    TR_ERR_BUFFER = -6    /* a caller-provided buffer or arena is too small */
+    TR_ERR_BUFFER = -6,   /* a caller-provided buffer or arena is too small or misaligned */
+    TR_ERR_MODEL = -7     /* a model's layer table is inconsistent (model runtime) */
 } tr_status;
 
 /* A constant, human-readable description of a status code; never NULL. */
@@ -106,6 +107,180 @@ tr_status tr_sgd_step_f32(float *theta, const float *g, float lr, int32_t n);
 /* Reptile interpolation over a flat parameter buffer, in place:
  *   d = phi[j] - theta[j]; theta[j] = theta[j] + eps*d   (each operation rounded). */
 tr_status tr_reptile_interpolate_f32(float *theta, const float *phi, float eps, int32_t n);
+
+/* ------------------------------------------------------ model runtime, float32 */
+
+/* A sequential model trained on the device: a layer table, one flat parameter buffer theta,
+ * and one caller-provided arena (no malloc) whose size tr_model_arena_size() returns.
+ * tinyreptile_ref/model.py is the NumPy twin: the same table rules, parameter layout,
+ * memory plan and step order.
+ *
+ * Layer kinds and losses, codes in model.py's KINDS and LOSSES order. */
+enum { TR_LAYER_DENSE = 0, TR_LAYER_CONV1D = 1, TR_LAYER_RELU = 2, TR_LAYER_TANH = 3,
+       TR_LAYER_FLATTEN = 4 };
+enum { TR_LOSS_MSE = 0, TR_LOSS_SOFTMAX_XENT = 1 };
+
+/* Training modes: what the arena holds besides activations and deltas.
+ *   FUSED  batch 1, no gradient buffer: each parametric layer's weights are updated in place
+ *          during backward, right after that layer's dx was computed with the old weights;
+ *   GRAD   a gradient buffer [n_params]; forward, backward and SGD over the whole batch at
+ *          once (activations and deltas for `batch` samples);
+ *   ACCUM  a gradient buffer; the batch's gradient is accumulated one sample at a time, so
+ *          activations and deltas are those of one sample (batched Reptile on a device).
+ * All three give the same bits for the same samples (FUSED only at batch 1). */
+enum { TR_TRAIN_FUSED = 0, TR_TRAIN_GRAD = 1, TR_TRAIN_ACCUM = 2 };
+
+/* One row of the layer table. A tensor per sample has rank 1, [dim[0]] with dim[1] = 1, or
+ * rank 2, [dim[0]][dim[1]] = [length][channels] (channels-last).
+ *   dense    input rank 1 [I], output rank 1 [O]; w [O][I] at theta + w_off, bias [O] at b_off;
+ *   conv1d   input rank 2 [L][C_in], output rank 2 [L_out][C_out] with L_out >= 1 by
+ *            tr_conv1d_out_len(L, kernel_size, stride, dilation, padding);
+ *            w [C_out][kernel_size][C_in] at w_off, bias [C_out] at b_off;
+ *   relu, tanh   output = input; each must follow a dense or conv1d layer with only flatten
+ *            layers in between (they work in place on that layer's output, and their backward
+ *            reads their own output y: relu' > 0 exactly when y > 0, tanh' = 1 - y*y);
+ *   flatten  output rank 1 [size of the input]: a reshape.
+ * Parameter layout (model.py's): parametric layers own theta in table order, each its weight
+ * then its bias, without gaps, from offset 0 to n_params. Fields a kind does not use (w_off,
+ * b_off and the conv1d geometry of other kinds) are ignored. */
+typedef struct {
+    int32_t kind;
+    int32_t in_rank;
+    int32_t in_dim[2];
+    int32_t out_rank;
+    int32_t out_dim[2];
+    int32_t w_off;
+    int32_t b_off;
+    int32_t kernel_size;
+    int32_t stride;
+    int32_t dilation;
+    int32_t padding;
+} tr_layer;
+
+/* A model: layers[n_layers] chained (each layer's input shape is the previous one's output
+ * shape), at least one dense or conv1d layer, n_params parameters, a loss:
+ *   TR_LOSS_MSE           targets float32 of the output's shape;
+ *   TR_LOSS_SOFTMAX_XENT  int32 labels in [0, classes), the output rank 1 [classes]. */
+typedef struct {
+    const tr_layer *layers;
+    int32_t n_layers;
+    int32_t n_params;
+    int32_t loss;
+} tr_model;
+
+/* Checks a model's table: TR_OK, TR_ERR_NULL (model or layers NULL), TR_ERR_SHAPE (a size or
+ * a product of sizes, per sample, exceeds int32), TR_ERR_MODEL (anything else). Every other
+ * model function runs this check first, so a bad table gives a status, never a crash. */
+tr_status tr_model_check(const tr_model *model);
+
+/* Bytes a device needs for one training step of `batch` samples in `mode`, with `stored`
+ * samples held in the arena (0: the caller holds the samples). With per-sample sizes of the
+ * model and Bact = batch for GRAD, 1 for FUSED and ACCUM:
+ *   params       4*n_params: theta, the caller's buffer (not in the arena);
+ *   grads        4*n_params for GRAD and ACCUM, 0 for FUSED;
+ *   activations  4*Bact*(sum of the output sizes of the dense and conv1d layers): each is
+ *                kept for backward; relu and tanh work in place on it, flatten aliases it;
+ *   deltas       dpred, then the dx of every parametric layer after the first (from the last
+ *                one down) alternate between two buffers, each as large as the largest tensor
+ *                it holds: 4*Bact*(max over the even-numbered + max over the odd-numbered);
+ *   samples      stored*(4*input size + target: 4*output size for mse, 4 for a label);
+ *   arena        grads + activations + deltas + samples: the arena's size.
+ * The arena is laid out in that order: activations, delta buffer 0, delta buffer 1, grads,
+ * samples. FUSED needs batch == 1 (else TR_ERR_PARAM); batch >= 0, stored >= 0; every byte
+ * count must fit int32 (else TR_ERR_SHAPE). */
+typedef struct {
+    int32_t params;
+    int32_t grads;
+    int32_t activations;
+    int32_t deltas;
+    int32_t samples;
+    int32_t arena;
+} tr_memory_plan;
+
+tr_status tr_model_memory_plan(tr_memory_plan *plan, const tr_model *model, int32_t batch,
+                               int32_t stored, int32_t mode);
+tr_status tr_model_arena_size(int32_t *bytes, const tr_model *model, int32_t batch,
+                              int32_t stored, int32_t mode);
+
+/* Arguments shared by the functions below:
+ *   arena        caller memory of arena_bytes bytes, 4-byte aligned, used as float storage
+ *                (declare it float, or malloc it); misaligned or smaller than the function
+ *                needs: TR_ERR_BUFFER. Its contents on entry do not matter.
+ *   theta        the flat parameter buffer [n_params];
+ *   x            [B][input size], row-major per the input shape;
+ *   target       mse: [B][output size] (labels unused, may be NULL);
+ *   labels       softmax cross-entropy: [B] (target unused, may be NULL); a label outside
+ *                [0, classes) gives TR_ERR_LABEL before anything is written.
+ *
+ * Forward: y [B][output size] = the model's output. The arena needs the activations part of
+ * the GRAD plan for batch B (tr_model_arena_size(B, 0, TR_TRAIN_GRAD) is enough). */
+tr_status tr_model_forward_f32(float *y, void *arena, const float *theta, const float *x,
+                               const tr_model *model, int32_t B, int32_t arena_bytes);
+
+/* Forward, loss and backward over a batch of B samples; the gradient overwrites grad
+ * [n_params] (every entry is written) and *loss is the batch's mean loss. The arena needs the
+ * activations and deltas of the GRAD plan for batch B (tr_model_arena_size(B, 0,
+ * TR_TRAIN_GRAD) is enough). Step order (also of the training steps below):
+ *   1. forward, layer by layer: dense/conv1d write their output into their activation
+ *      buffer; relu/tanh work in place on it; flatten is a reshape;
+ *   2. loss and dpred with tr_mse_loss_f32 / tr_softmax_xent_loss_f32 (mean over the batch)
+ *      into delta buffer 0;
+ *   3. from the last layer down to the first parametric one: dense/conv1d compute
+ *      (dx, dw, db) with tr_dense_backward_f32 / tr_conv1d_backward_f32 from (dy, their input,
+ *      their weights), dw and db overwriting their slices of grad and dx going to the other
+ *      delta buffer (not computed for the first parametric layer); relu/tanh map dy to dx in
+ *      place from their output (tr_relu_backward_f32 with y for x, tr_tanh_backward_f32). */
+tr_status tr_model_backward_f32(float *grad, float *loss, void *arena, const float *theta,
+                                const float *x, const float *target, const int32_t *labels,
+                                const tr_model *model, int32_t B, int32_t arena_bytes);
+
+/* One SGD training step on B samples, theta updated in place; *loss (may be NULL) gets the
+ * loss before the step. Whatever the mode, every parameter ends as
+ *   theta[j] = theta[j] - lr*g[j]   (product rounded, then subtracted; tr_sgd_step_f32)
+ * with g[j] the value tr_model_backward_f32 gives, bit for bit:
+ *   GRAD   tr_model_backward_f32 into the arena's gradient buffer, then tr_sgd_step_f32;
+ *   ACCUM  the gradient buffer is zeroed, then for b ascending, sample b's forward and
+ *          backward add its terms to it (dw[o][i] += dy[o]*x[i], ...), so every element's
+ *          sum runs over b ascending, then the kernels' own order within a sample, as in the
+ *          batched kernels; the loss uses the batch's scale (2/(float)(B*output size) for
+ *          mse, 1/(float)B for softmax) and one accumulator over the batch; then SGD;
+ *   FUSED  (B == 1, no gradient buffer) backward as in tr_model_backward_f32, except that a
+ *          parametric layer, once its dx has been computed with its old weights, updates its
+ *          own weights in place: g = 0 + (the same terms in the same order as the kernel's
+ *          dw/db, accumulated in a register), then theta - lr*g. Nothing reads a layer's
+ *          weights after its update within the step (forward is over and the layers below do
+ *          not read them), so every dx, every g and every update is the same float operation
+ *          on the same operands as in GRAD.
+ * The arena must hold the plan of (B, stored 0, mode) (FUSED: B == 1, else TR_ERR_PARAM). */
+tr_status tr_model_train_step_f32(float *theta, float *loss, void *arena, const float *x,
+                                  const float *target, const int32_t *labels,
+                                  const tr_model *model, int32_t B, int32_t arena_bytes,
+                                  float lr, int32_t mode);
+
+/* TinyReptile, the device's side of a round: phi = theta, then for j = 0, 1, ..., k-1 sample j
+ * (x[j], target[j] or labels[j]) is copied into the arena's one-sample buffer (as a device
+ * would receive it) and one training step of batch 1 is taken on it (tr_model_train_step_f32
+ * in `mode`, TR_TRAIN_FUSED or TR_TRAIN_GRAD: the same bits). phi [n_params] may be theta
+ * itself (trained in place). losses [k] (may be NULL) gets each step's loss. Arena:
+ * tr_model_arena_size(1, 1, mode). Labels are checked before phi is written. */
+tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena,
+                                          const float *theta, const float *x,
+                                          const float *target, const int32_t *labels,
+                                          const tr_model *model, int32_t k,
+                                          int32_t arena_bytes, float lr, int32_t mode);
+
+/* Batched Reptile (and FedAvg), the device's side: phi = theta; the k samples are copied into
+ * the arena's sample store; then for each epoch e ascending, the store is visited in the
+ * order order[e][0..k-1] (each in [0, k), else TR_ERR_PARAM), in mini-batches of `batch`
+ * consecutive entries (the last one smaller when batch does not divide k), one ACCUM training
+ * step per mini-batch (the same bits as GRAD on the gathered mini-batch). phi may be theta.
+ * losses [epochs * ceil(k / batch)] (may be NULL). Arena: tr_model_arena_size(batch, k,
+ * TR_TRAIN_ACCUM). k >= 1, epochs >= 0, batch >= 1 (else TR_ERR_PARAM). */
+tr_status tr_reptile_device_round_f32(float *phi, float *losses, void *arena,
+                                      const float *theta, const float *x, const float *target,
+                                      const int32_t *labels, const int32_t *order,
+                                      const tr_model *model, int32_t k, int32_t epochs,
+                                      int32_t batch, int32_t arena_bytes, float lr);
 
 /* TR_CDEF_END */
 

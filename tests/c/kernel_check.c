@@ -251,12 +251,385 @@ static void check_status(void)
     CHECK(strcmp(tr_status_str(TR_OK), "ok") == 0);
 }
 
+/* ---------------------------------------------------------------- model runtime */
+
+/* A layer table under construction: rows appended with the parameter offsets of model.py. */
+typedef struct {
+    tr_layer l[16];
+    int32_t n, off;
+    int32_t rank, dim[2]; /* the current output shape */
+} table;
+
+static void t_start(table *t, int32_t rank, int32_t d0, int32_t d1)
+{
+    memset(t, 0, sizeof *t);
+    t->rank = rank;
+    t->dim[0] = d0;
+    t->dim[1] = d1;
+}
+
+static tr_layer *t_row(table *t, int32_t kind)
+{
+    tr_layer *l = &t->l[t->n++];
+    l->kind = kind;
+    l->in_rank = l->out_rank = t->rank;
+    l->in_dim[0] = l->out_dim[0] = t->dim[0];
+    l->in_dim[1] = l->out_dim[1] = t->dim[1];
+    return l;
+}
+
+static void t_dense(table *t, int32_t O)
+{
+    tr_layer *l = t_row(t, TR_LAYER_DENSE);
+    l->out_dim[0] = O;
+    l->w_off = t->off;
+    l->b_off = t->off + O * l->in_dim[0];
+    t->off = l->b_off + O;
+    t->dim[0] = O;
+}
+
+static void t_conv(table *t, int32_t C_out, int32_t K, int32_t s, int32_t d, int32_t padding)
+{
+    tr_layer *l = t_row(t, TR_LAYER_CONV1D);
+    int32_t L_out = 0, pad = 0;
+    CHECK(tr_conv1d_out_len(&L_out, &pad, l->in_dim[0], K, s, d, padding) == TR_OK);
+    l->out_dim[0] = L_out;
+    l->out_dim[1] = C_out;
+    l->kernel_size = K;
+    l->stride = s;
+    l->dilation = d;
+    l->padding = padding;
+    l->w_off = t->off;
+    l->b_off = t->off + C_out * K * l->in_dim[1];
+    t->off = l->b_off + C_out;
+    t->dim[0] = L_out;
+    t->dim[1] = C_out;
+}
+
+static void t_flatten(table *t)
+{
+    tr_layer *l = t_row(t, TR_LAYER_FLATTEN);
+    l->out_rank = 1;
+    l->out_dim[0] = t->dim[0] * t->dim[1];
+    l->out_dim[1] = 1;
+    t->rank = 1;
+    t->dim[0] = l->out_dim[0];
+    t->dim[1] = 1;
+}
+
+static tr_model t_model(const table *t, int32_t loss)
+{
+    tr_model m;
+    m.layers = t->l;
+    m.n_layers = t->n;
+    m.n_params = t->off;
+    m.loss = loss;
+    return m;
+}
+
+/* The three test models: sine 1-8-8-1 tanh (small, for speed), the digits conv1d model and
+ * a mixed one (strides, dilation, same padding, tanh after conv1d, relu after dense). */
+static tr_model test_model(table *t, int which)
+{
+    if (which == 0) {
+        t_start(t, 1, 1, 1);
+        t_dense(t, 8); t_row(t, TR_LAYER_TANH); t_dense(t, 8); t_row(t, TR_LAYER_TANH);
+        t_dense(t, 1);
+        return t_model(t, TR_LOSS_MSE);
+    }
+    if (which == 1) {
+        t_start(t, 2, 8, 8);
+        t_conv(t, 4, 3, 1, 1, TR_PAD_VALID); t_row(t, TR_LAYER_RELU);
+        t_conv(t, 4, 3, 1, 1, TR_PAD_VALID); t_row(t, TR_LAYER_RELU);
+        t_flatten(t); t_dense(t, 5);
+        return t_model(t, TR_LOSS_SOFTMAX_XENT);
+    }
+    t_start(t, 2, 9, 3);
+    t_conv(t, 4, 3, 2, 1, TR_PAD_SAME); t_row(t, TR_LAYER_TANH);
+    t_conv(t, 5, 2, 1, 2, TR_PAD_VALID); t_flatten(t); t_dense(t, 3);
+    t_row(t, TR_LAYER_RELU); t_dense(t, 2);
+    return t_model(t, TR_LOSS_MSE);
+}
+
+static void *arena_of(const tr_model *m, int32_t batch, int32_t stored, int32_t mode,
+                      int32_t *bytes)
+{
+    *bytes = -1;
+    CHECK(tr_model_arena_size(bytes, m, batch, stored, mode) == TR_OK);
+    return malloc(*bytes > 0 ? (size_t)*bytes : 1);
+}
+
+/* k samples for model m: x [k][in], targets [k][out] or labels [k]. */
+static void samples_of(const tr_model *m, int32_t k, float **x, float **y, int32_t **lab)
+{
+    const tr_layer *a = &m->layers[0], *z = &m->layers[m->n_layers - 1];
+    int32_t in = a->in_dim[0] * a->in_dim[1], out = z->out_dim[0] * z->out_dim[1];
+    *x = fbuf(k * in);
+    *y = fbuf(k * out);
+    *lab = malloc(k > 0 ? (size_t)k * sizeof(int32_t) : 1);
+    for (int32_t j = 0; j < k; j++) {
+        (*lab)[j] = (int32_t)((uint32_t)(j * 7 + 3) % (uint32_t)out);
+    }
+}
+
+/* FUSED, GRAD and ACCUM give the same bits: rounds of k steps, and batched steps. */
+static void model_modes(const tr_model *m)
+{
+    const int32_t k = 5, P = m->n_params;
+    float *x, *y, *theta = fbuf(P), *phi[3], *losses[3];
+    int32_t *lab, bytes;
+    samples_of(m, k, &x, &y, &lab);
+    for (int mode = 0; mode < 3; mode++) {
+        void *a = arena_of(m, 1, 1, mode, &bytes);
+        phi[mode] = fbuf(P);
+        losses[mode] = fbuf(k);
+        CHECK(tr_tinyreptile_device_round_f32(phi[mode], losses[mode], a, theta, x, y, lab, m, k,
+                                              bytes, 0.05f, mode) == TR_OK);
+        CHECK(tr_tinyreptile_device_round_f32(phi[mode], losses[mode], a, theta, x, y, lab, m, k,
+                                              bytes - 1, 0.05f, mode) == TR_ERR_BUFFER);
+        free(a);
+    }
+    CHECK(memcmp(phi[0], phi[1], (size_t)P * sizeof(float)) == 0);
+    CHECK(memcmp(phi[0], phi[2], (size_t)P * sizeof(float)) == 0);
+    CHECK(memcmp(losses[0], losses[1], (size_t)k * sizeof(float)) == 0);
+    CHECK(memcmp(losses[0], losses[2], (size_t)k * sizeof(float)) == 0);
+    CHECK(memcmp(phi[0], theta, (size_t)P * sizeof(float)) != 0);
+    /* in place: phi == theta */
+    memcpy(phi[1], theta, (size_t)P * sizeof(float));
+    {
+        void *a = arena_of(m, 1, 1, TR_TRAIN_FUSED, &bytes);
+        CHECK(tr_tinyreptile_device_round_f32(phi[1], NULL, a, phi[1], x, y, lab, m, k, bytes,
+                                              0.05f, TR_TRAIN_FUSED) == TR_OK);
+        CHECK(memcmp(phi[0], phi[1], (size_t)P * sizeof(float)) == 0);
+        free(a);
+    }
+    /* a batch of k: GRAD (kernels) and ACCUM (one sample at a time) */
+    for (int mode = 1; mode < 3; mode++) {
+        void *a = arena_of(m, k, 0, mode, &bytes);
+        memcpy(phi[mode], theta, (size_t)P * sizeof(float));
+        CHECK(tr_model_train_step_f32(phi[mode], losses[mode], a, x, y, lab, m, k, bytes, 0.5f,
+                                      mode) == TR_OK);
+        free(a);
+    }
+    CHECK(memcmp(phi[1], phi[2], (size_t)P * sizeof(float)) == 0);
+    CHECK(memcmp(losses[1], losses[2], sizeof(float)) == 0);
+    /* Reptile: 2 epochs of mini-batches of 2 over k = 5 stored samples, order reversed */
+    {
+        int32_t order[10];
+        float *g = fbuf(P), *ys = fbuf(6), l; /* 2 epochs x ceil(5/2) losses */
+        for (int32_t j = 0; j < 10; j++) {
+            order[j] = j < 5 ? 4 - j : j - 5;
+        }
+        void *a = arena_of(m, 2, k, TR_TRAIN_ACCUM, &bytes);
+        CHECK(tr_reptile_device_round_f32(phi[2], ys, a, theta, x, y, lab, order, m, k, 2, 2,
+                                          bytes, 0.05f) == TR_OK);
+        CHECK(tr_reptile_device_round_f32(phi[2], ys, a, theta, x, y, lab, order, m, k, 2, 2,
+                                          bytes - 4, 0.05f) == TR_ERR_BUFFER);
+        order[7] = 5;
+        CHECK(tr_reptile_device_round_f32(phi[2], ys, a, theta, x, y, lab, order, m, k, 2, 2,
+                                          bytes, 0.05f) == TR_ERR_PARAM);
+        free(a);
+        /* backward into a caller's gradient buffer, empty batch: zero gradient, loss +0 */
+        a = arena_of(m, 0, 0, TR_TRAIN_GRAD, &bytes);
+        CHECK(tr_model_backward_f32(g, &l, a, theta, NULL, NULL, NULL, m, 0, bytes) == TR_OK);
+        CHECK(g[0] == 0.0f && g[P - 1] == 0.0f && l == 0.0f);
+        free(a);
+        free(g); free(ys);
+    }
+    for (int mode = 0; mode < 3; mode++) {
+        free(phi[mode]); free(losses[mode]);
+    }
+    free(x); free(y); free(lab); free(theta);
+}
+
+/* Every call on a (possibly broken) table: a status, never a crash; when the table is valid
+ * the arenas are exactly the planned size, so the sanitizers see every access. */
+static void model_calls(const tr_model *m)
+{
+    tr_memory_plan plan;
+    int32_t bytes;
+    tr_status st = tr_model_check(m);
+    CHECK(st == TR_OK || st == TR_ERR_MODEL || st == TR_ERR_SHAPE);
+    CHECK(tr_model_memory_plan(&plan, m, 1, 1, TR_TRAIN_FUSED) == st);
+    if (st != TR_OK) {
+        float v[4] = {0};
+        CHECK(tr_model_train_step_f32(v, v, v, v, v, NULL, m, 1, 16, 0.1f, TR_TRAIN_FUSED) == st);
+        return;
+    }
+    /* the plan's parts add up, and the fused arena has no gradient buffer */
+    CHECK(plan.grads == 0 && plan.arena == plan.activations + plan.deltas + plan.samples);
+    {
+        int32_t P = m->n_params, k = 3;
+        float *x, *y, *theta = fbuf(P), *out, l;
+        int32_t *lab;
+        const tr_layer *z = &m->layers[m->n_layers - 1];
+        samples_of(m, k, &x, &y, &lab);
+        out = fbuf(k * z->out_dim[0] * z->out_dim[1]);
+        void *a = arena_of(m, k, 0, TR_TRAIN_GRAD, &bytes);
+        CHECK(tr_model_forward_f32(out, a, theta, x, m, k, bytes) == TR_OK);
+        free(a);
+        for (int mode = 0; mode < 3; mode++) {
+            a = arena_of(m, 1, 1, mode, &bytes);
+            CHECK(tr_tinyreptile_device_round_f32(theta, NULL, a, theta, x, y, lab, m, k, bytes,
+                                                  0.01f, mode) == TR_OK);
+            free(a);
+        }
+        a = arena_of(m, 2, k, TR_TRAIN_ACCUM, &bytes);
+        {
+            int32_t order[3] = {2, 0, 1};
+            CHECK(tr_reptile_device_round_f32(theta, &l, a, theta, x, y, lab, order, m, k, 1, 3,
+                                              bytes, 0.01f) == TR_OK);
+        }
+        free(a);
+        free(x); free(y); free(lab); free(theta); free(out);
+    }
+}
+
+static void check_model(void)
+{
+    table t;
+    tr_model m;
+    int32_t bytes;
+    for (int which = 0; which < 3; which++) {
+        m = test_model(&t, which);
+        CHECK(tr_model_check(&m) == TR_OK);
+        model_modes(&m);
+        model_calls(&m);
+    }
+    /* the sine model 1-64-64-1: the memory plan's numbers (tinyreptile.h's rules) */
+    {
+        tr_memory_plan p;
+        t_start(&t, 1, 1, 1);
+        t_dense(&t, 64); t_row(&t, TR_LAYER_TANH); t_dense(&t, 64); t_row(&t, TR_LAYER_TANH);
+        t_dense(&t, 1);
+        m = t_model(&t, TR_LOSS_MSE);
+        CHECK(m.n_params == 4353);
+        CHECK(tr_model_memory_plan(&p, &m, 1, 1, TR_TRAIN_FUSED) == TR_OK);
+        CHECK(p.params == 17412 && p.grads == 0 && p.activations == 4 * 129 &&
+              p.deltas == 4 * 128 && p.samples == 8 && p.arena == 516 + 512 + 8);
+        CHECK(tr_model_memory_plan(&p, &m, 10, 50, TR_TRAIN_GRAD) == TR_OK);
+        CHECK(p.grads == 17412 && p.activations == 5160 && p.deltas == 5120 && p.samples == 400);
+        CHECK(tr_model_memory_plan(&p, &m, 10, 50, TR_TRAIN_ACCUM) == TR_OK);
+        CHECK(p.grads == 17412 && p.activations == 516 && p.deltas == 512 && p.samples == 400);
+        CHECK(tr_model_memory_plan(&p, &m, 2, 1, TR_TRAIN_FUSED) == TR_ERR_PARAM);
+        CHECK(tr_model_memory_plan(&p, &m, 1, 1, 3) == TR_ERR_PARAM);
+        CHECK(tr_model_memory_plan(&p, &m, -1, 1, TR_TRAIN_GRAD) == TR_ERR_SHAPE);
+        CHECK(tr_model_memory_plan(&p, &m, 1, -1, TR_TRAIN_GRAD) == TR_ERR_SHAPE);
+        CHECK(tr_model_memory_plan(&p, &m, 1 << 22, 0, TR_TRAIN_GRAD) == TR_ERR_SHAPE);
+        CHECK(tr_model_memory_plan(NULL, &m, 1, 1, TR_TRAIN_GRAD) == TR_ERR_NULL);
+        CHECK(tr_model_arena_size(NULL, &m, 1, 1, TR_TRAIN_GRAD) == TR_ERR_NULL);
+    }
+    /* broken tables, one defect each */
+    {
+        tr_model b;
+        m = test_model(&t, 2);
+        CHECK(tr_model_check(NULL) == TR_ERR_NULL);
+        b = m; b.layers = NULL; CHECK(tr_model_check(&b) == TR_ERR_NULL);
+        b = m; b.n_layers = 0; CHECK(tr_model_check(&b) == TR_ERR_MODEL);
+        b = m; b.n_params += 1; CHECK(tr_model_check(&b) == TR_ERR_MODEL);
+        b = m; b.loss = 2; CHECK(tr_model_check(&b) == TR_ERR_MODEL);
+        b = m; b.loss = TR_LOSS_SOFTMAX_XENT; CHECK(tr_model_check(&b) == TR_OK);
+        b = m; b.n_layers = 2; b.n_params = t.l[0].b_off + 4; CHECK(tr_model_check(&b) == TR_OK);
+        b = m; b.n_layers = 2; b.n_params = t.l[0].b_off + 4; b.loss = TR_LOSS_SOFTMAX_XENT;
+        CHECK(tr_model_check(&b) == TR_ERR_MODEL); /* softmax needs a rank-1 output */
+        const tr_layer keep = t.l[0];
+        t.l[0].kind = 5; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].kind = -1; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].w_off = 1; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].b_off -= 1; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].out_dim[0] += 1; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].stride = 0; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].padding = 2; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].in_rank = 3; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].in_dim[0] = 0; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].kind = TR_LAYER_DENSE; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[0].in_dim[0] = 1 << 20; t.l[0].in_dim[1] = 1 << 12;
+        CHECK(tr_model_check(&m) == TR_ERR_SHAPE); t.l[0] = keep;
+        /* an activation on the input, and two activations on one buffer */
+        const tr_layer keep1 = t.l[1];
+        t.l[0] = t.l[1]; t.l[0].in_rank = 2; t.l[0].in_dim[0] = 9; t.l[0].in_dim[1] = 3;
+        t.l[0].out_rank = 2; t.l[0].out_dim[0] = 9; t.l[0].out_dim[1] = 3;
+        CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[0] = keep;
+        t.l[1].kind = TR_LAYER_FLATTEN; CHECK(tr_model_check(&m) == TR_ERR_MODEL); t.l[1] = keep1;
+        t.l[2] = t.l[1]; CHECK(tr_model_check(&m) == TR_ERR_MODEL);
+    }
+    /* argument checks of the step functions */
+    {
+        m = test_model(&t, 1);
+        float *x, *y, *theta = fbuf(m.n_params), *phi = fbuf(m.n_params);
+        int32_t *lab;
+        samples_of(&m, 2, &x, &y, &lab);
+        void *a = arena_of(&m, 1, 1, TR_TRAIN_FUSED, &bytes);
+        char *raw = (char *)a;
+        memcpy(phi, theta, (size_t)m.n_params * sizeof(float));
+        lab[1] = 5; /* classes = 5 */
+        CHECK(tr_tinyreptile_device_round_f32(phi, NULL, a, theta, x, NULL, lab, &m, 2, bytes,
+                                              0.1f, TR_TRAIN_FUSED) == TR_ERR_LABEL);
+        lab[1] = -1;
+        CHECK(tr_model_train_step_f32(phi, NULL, a, x, NULL, lab + 1, &m, 1, bytes, 0.1f,
+                                      TR_TRAIN_FUSED) == TR_ERR_LABEL);
+        CHECK(memcmp(phi, theta, (size_t)m.n_params * sizeof(float)) == 0);
+        lab[1] = 4;
+        CHECK(tr_tinyreptile_device_round_f32(phi, NULL, a, theta, x, NULL, NULL, &m, 2, bytes,
+                                              0.1f, TR_TRAIN_FUSED) == TR_ERR_NULL);
+        CHECK(tr_tinyreptile_device_round_f32(phi, NULL, NULL, theta, x, NULL, lab, &m, 2, bytes,
+                                              0.1f, TR_TRAIN_FUSED) == TR_ERR_NULL);
+        CHECK(tr_tinyreptile_device_round_f32(phi, NULL, a, theta, x, NULL, lab, &m, -1, bytes,
+                                              0.1f, TR_TRAIN_FUSED) == TR_ERR_SHAPE);
+        CHECK(tr_tinyreptile_device_round_f32(phi, NULL, a, theta, x, NULL, lab, &m, 2, bytes,
+                                              0.1f, 7) == TR_ERR_PARAM);
+        CHECK(tr_tinyreptile_device_round_f32(phi, NULL, a, theta, NULL, NULL, NULL, &m, 0, bytes,
+                                              0.1f, TR_TRAIN_FUSED) == TR_OK);
+        CHECK(memcmp(phi, theta, (size_t)m.n_params * sizeof(float)) == 0);
+        CHECK(tr_model_train_step_f32(phi, NULL, a, x, NULL, lab, &m, 2, bytes, 0.1f,
+                                      TR_TRAIN_FUSED) == TR_ERR_PARAM);
+        /* a misaligned arena (one byte in, the same usable size) */
+        free(a);
+        raw = malloc((size_t)bytes + 1);
+        CHECK(tr_model_train_step_f32(phi, NULL, raw + 1, x, NULL, lab, &m, 1, bytes, 0.1f,
+                                      TR_TRAIN_FUSED) == TR_ERR_BUFFER);
+        CHECK(tr_model_train_step_f32(phi, NULL, raw, x, NULL, lab, &m, 1, bytes, 0.1f,
+                                      TR_TRAIN_FUSED) == TR_OK);
+        CHECK(tr_model_forward_f32(NULL, raw, theta, x, &m, 1, bytes) == TR_ERR_NULL);
+        CHECK(tr_model_forward_f32(NULL, NULL, NULL, NULL, &m, 0, 0) == TR_OK);
+        CHECK(tr_model_backward_f32(phi, NULL, raw, theta, x, NULL, lab, &m, 1, bytes) ==
+              TR_ERR_NULL);
+        CHECK(tr_reptile_device_round_f32(phi, NULL, raw, theta, x, NULL, lab, NULL, &m, 2, 1, 0,
+                                          bytes, 0.1f) == TR_ERR_PARAM);
+        CHECK(tr_reptile_device_round_f32(phi, NULL, raw, theta, x, NULL, lab, NULL, &m, 2, 1, 1,
+                                          bytes, 0.1f) == TR_ERR_NULL);
+        free(raw); free(x); free(y); free(lab); free(theta); free(phi);
+    }
+    /* random damage to valid tables: a status or a run inside the planned arena */
+    CHECK(sizeof(tr_layer) == 13 * sizeof(int32_t));
+    for (int32_t trial = 0; trial < 3000; trial++) {
+        m = test_model(&t, trial % 3);
+        int32_t hits = 1 + (int32_t)(rng_state >> 29);
+        for (int32_t h = 0; h < hits; h++) {
+            int32_t fields[13]; /* tr_layer's int32 fields in order */
+            rnd();
+            tr_layer *l = &t.l[(rng_state >> 8) % (uint32_t)t.n];
+            int32_t f = (int32_t)((rng_state >> 16) % 13u);
+            rnd();
+            int32_t v = (int32_t)(rng_state >> 20) % 13 - 2;
+            memcpy(fields, l, sizeof fields);
+            fields[f] = (rng_state & 1) ? v : fields[f] + (v > 5 ? 1 : -1);
+            memcpy(l, fields, sizeof fields);
+        }
+        if (rng_state & 2) {
+            m.n_layers = 1 + (int32_t)((rng_state >> 3) % (uint32_t)t.n);
+        }
+        model_calls(&m);
+    }
+}
+
 int main(void)
 {
     check_status();
     check_dense();
     check_conv1d();
     check_optim();
+    check_model();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
