@@ -7,10 +7,10 @@ comes from tr_status_str().
 import numpy as np
 
 from . import _checks as ck
+from . import conv1d_s8 as _conv1d_s8
+from . import dense_s8 as _dense_s8
 from . import quant
-from .conv1d_s8 import check_conv1d_s8
 from .dense import check_dense
-from .dense_s8 import check_dense_s8
 from .errors import AccumulatorOverflowError, KernelError
 from .optim import check_update
 
@@ -127,20 +127,20 @@ def transport_dequantize_s8(q, scale, chunk):
 
 
 def sgd_step_s8(theta, g, multiplier, shift):
-    multiplier, shift = quant.check_int8_update(theta, g, "g", ck.I32, multiplier, shift)
+    multiplier, shift = quant.check_sgd_s8(theta, g, multiplier, shift)
     _check("tr_sgd_step_s8",
            lib.tr_sgd_step_s8(_i8(theta), _i32(g), theta.shape[0], multiplier, shift))
 
 
 def reptile_interpolate_s8(theta, phi, multiplier, shift):
-    multiplier, shift = quant.check_int8_update(theta, phi, "phi", ck.I8, multiplier, shift)
+    multiplier, shift = quant.check_reptile_s8(theta, phi, multiplier, shift)
     _check("tr_reptile_interpolate_s8",
            lib.tr_reptile_interpolate_s8(_i8(theta), _i8(phi), theta.shape[0], multiplier, shift))
 
 
 def dense_forward_s8(x, w, bias, multiplier, shift, x_zero_point=0, w_zero_point=0,
                      y_zero_point=0, act_min=-128, act_max=127):
-    B, I, O, n_mult, x_zp, w_zp, y_zp, lo, hi = check_dense_s8(
+    B, I, O, n_mult, x_zp, w_zp, y_zp, lo, hi = _dense_s8.check_dense_s8(
         x, w, bias, multiplier, shift, x_zero_point, w_zero_point, y_zero_point, act_min, act_max)
     y = np.empty((B, O), np.int8)
     _check("tr_dense_forward_s8",
@@ -152,8 +152,8 @@ def dense_forward_s8(x, w, bias, multiplier, shift, x_zero_point=0, w_zero_point
 def conv1d_forward_s8(x, w, bias, multiplier, shift, stride=1, dilation=1, padding="valid",
                       x_zero_point=0, y_zero_point=0, act_min=-128, act_max=127):
     (B, L, C_in, C_out, K, n_mult, stride, dilation, code, L_out, _, x_zp, y_zp, lo,
-     hi) = check_conv1d_s8(x, w, bias, multiplier, shift, stride, dilation, padding,
-                           x_zero_point, y_zero_point, act_min, act_max)
+     hi) = _conv1d_s8.check_conv1d_s8(x, w, bias, multiplier, shift, stride, dilation,
+                                      padding, x_zero_point, y_zero_point, act_min, act_max)
     y = np.empty((B, L_out, C_out), np.int8)
     _check("tr_conv1d_forward_s8",
            lib.tr_conv1d_forward_s8(_i8(y), _i8(x), _i8(w), _i32(bias), _i32(multiplier),

@@ -331,12 +331,23 @@ def check_int8_update(theta, other, other_name, other_dtype, multiplier, shift):
     return multiplier, shift
 
 
+def check_sgd_s8(theta, g, multiplier, shift):
+    multiplier, shift = check_int8_update(theta, g, "g", ck.I32, multiplier, shift)
+    _check_lshift("g", g, shift)
+    return multiplier, shift
+
+
+def check_reptile_s8(theta, phi, multiplier, shift):
+    multiplier, shift = check_int8_update(theta, phi, "phi", ck.I8, multiplier, shift)
+    _check_lshift("phi", phi.astype(I64) - theta.astype(I64), shift, "difference phi - theta")
+    return multiplier, shift
+
+
 def sgd_step_s8(theta, g, multiplier, shift):
     """theta[j] = clamp(theta[j] - MBQM(g[j], multiplier, shift), -128, 127), in place.
     theta int8 [n] (scale s_w), g int32 [n] (scale s_g), (multiplier, shift) =
     quantize_multiplier(lr * s_g / s_w). g * 2**max(shift, 0) must fit int32. Returns None."""
-    multiplier, shift = check_int8_update(theta, g, "g", ck.I32, multiplier, shift)
-    _check_lshift("g", g, shift)
+    multiplier, shift = check_sgd_s8(theta, g, multiplier, shift)
     step = multiply_by_quantized_multiplier(g, multiplier, shift)
     theta[...] = np.clip(theta.astype(I64) - step, -128, 127)
 
@@ -345,8 +356,7 @@ def reptile_interpolate_s8(theta, phi, multiplier, shift):
     """theta[j] = clamp(theta[j] + MBQM(phi[j] - theta[j], multiplier, shift), -128, 127), in
     place; theta and phi int8 [n] of one scale and zero point, (multiplier, shift) =
     quantize_multiplier(eps). Returns None."""
-    multiplier, shift = check_int8_update(theta, phi, "phi", ck.I8, multiplier, shift)
+    multiplier, shift = check_reptile_s8(theta, phi, multiplier, shift)
     d = phi.astype(I64) - theta.astype(I64)
-    _check_lshift("phi", d, shift, "difference phi - theta")
     step = multiply_by_quantized_multiplier(d, multiplier, shift)
     theta[...] = np.clip(theta.astype(I64) + step, -128, 127)
