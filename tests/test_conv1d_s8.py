@@ -1,6 +1,7 @@
 """conv1d_s8: the C kernel equals its NumPy twin bit for bit; its geometry is TFLite's; padded
 taps act as padding with the input zero point; and against an independent float64 formula
-(written from the definition, not from the kernel) it is within one output step."""
+(written from the definition, not from the kernel) and against the float32 conv1d kernel on
+dequantized values, it is within one output step."""
 import math
 
 import numpy as np
@@ -78,6 +79,9 @@ def test_conv1d_s8_output_length_is_tflites(npb, L, K, stride, dilation, padding
     one = np.ones(1, np.int32)
     y = npb.conv1d_forward_s8(x, w, np.zeros(1, np.int32), one, one * 0, stride, dilation, padding)
     assert y.shape[1] == tflite_geometry(L, K, stride, dilation, padding)[0]
+    # the int8 family repeats the float32 conv1d's geometry until the two are merged: same rule
+    assert (y.shape[1],) + (tflite_geometry(L, K, stride, dilation, padding)[1],) == \
+        tuple(npb.conv1d_out_len(L, K, stride, dilation, padding))
 
 
 @given(conv_s8_inputs())
@@ -140,3 +144,32 @@ def test_conv1d_s8_accumulator_precondition_counts_kernel_times_channels(backend
     x, w = np.zeros((1, 3, 21931), np.int8), np.zeros((1, 3, 21931), np.int8)
     y = backend.conv1d_forward_s8(x, w, b, m, s, x_zero_point=-128)
     assert y.shape == (1, 1, 1)
+
+
+@given(st.integers(1, 2), st.integers(1, 30), st.integers(1, 6), st.integers(1, 8),
+       st.integers(1, 5), st.integers(1, 3), st.integers(1, 3), st.sampled_from(["valid", "same"]),
+       st.booleans(), st.data())
+def test_conv1d_s8_is_within_one_step_of_the_float32_kernel_on_dequantized_values(
+        npb, B, L, C_in, C_out, K, stride, dilation, padding, per_channel, data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x_scale, x_zp = F32(rng.uniform(0.01, 0.1)), int(rng.integers(-128, 128))
+    y_zp = int(rng.integers(-128, 128))
+    w_scale = rng.uniform(0.001, 0.02, C_out if per_channel else 1).astype(F32)
+    x = rng.integers(-128, 128, (B, L, C_in), dtype=np.int8)
+    w = rng.integers(-127, 128, (C_out, K, C_in), dtype=np.int8)
+    bias = rng.integers(-3000, 3000, C_out).astype(np.int32)
+    y_scale = F32(x_scale * w_scale.max() * 64 * np.sqrt(K * C_in) / 127)
+    m, s = output_multiplier(x_scale, w_scale, y_scale)
+    yq = npb.conv1d_forward_s8(x, w, bias, m, s, stride, dilation, padding, x_zp, y_zp)
+    ws = np.broadcast_to(w_scale, (C_out,))
+    xf = npb.dequantize_s8(x, x_scale, x_zp)
+    wf = (ws[:, None, None] * w.astype(F32)).astype(F32)
+    bf = ((x_scale * ws).astype(F32) * bias.astype(F32)).astype(F32)
+    yf = npb.conv1d_forward_f32(xf, wf, bf, stride, dilation, padding).astype(np.float64)
+    # the float32 kernel's error (recursive summation over at most K*C_in products, each
+    # from dequantized operands) in output steps: a bound on sum |terms| is |b| + K*C_in*max
+    terms = np.abs(bf.astype(np.float64)) + K * C_in * np.abs(xf).max() * np.abs(wf).max()
+    f32_err = (K * C_in + 5) * 2.0**-24 * terms / np.float64(y_scale)
+    ideal = np.clip(yf / np.float64(y_scale) + y_zp, -128, 127)
+    assert yq.shape == yf.shape
+    assert np.all(np.abs(yq.astype(np.float64) - ideal) <= 1 + f32_err[None, None, :])
