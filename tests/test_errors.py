@@ -30,6 +30,10 @@ BAD_CALLS = [
     ("sgd_step_f32", (np.ones((5, 1), f), T, 0.1), ShapeError, "theta"),
     ("reptile_interpolate_f32", (T.copy(), T.astype(np.int32), 0.5), DTypeError, "phi"),
     ("reptile_interpolate_f32", (T.copy(), T, float("inf")), ParameterError, "eps"),
+    ("exp_f32", (T.astype(np.float64),), DTypeError, "x"),
+    ("log_f32", ([1.0, 2.0],), DTypeError, "x"),
+    ("tanh_f32", (np.asfortranarray(np.ones((3, 2), f)),), LayoutError, "x"),
+    ("exp_f32", (np.ones(10, f)[::2],), LayoutError, "x"),
 ]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from . import _checks as ck
 from .dense import check_dense
 from .errors import AccumulatorOverflowError, KernelError
+from .mathf import check_mathf
 from .optim import check_update
 
 try:
@@ -68,3 +69,22 @@ def reptile_interpolate_f32(theta, phi, eps):
     eps = ck.float_param("eps", eps)
     _check("tr_reptile_interpolate_f32",
            lib.tr_reptile_interpolate_f32(_buf(theta), _buf(phi), eps, theta.shape[0]))
+
+
+def _elementwise(kernel, fn, x):
+    n = check_mathf(x)
+    y = np.empty(x.shape, F32)
+    _check(kernel, fn(_buf(y), _buf(x), n))
+    return y
+
+
+def exp_f32(x):
+    return _elementwise("tr_exp_f32", lib.tr_exp_f32, x)
+
+
+def log_f32(x):
+    return _elementwise("tr_log_f32", lib.tr_log_f32, x)
+
+
+def tanh_f32(x):
+    return _elementwise("tr_tanh_f32", lib.tr_tanh_f32, x)
