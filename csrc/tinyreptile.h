@@ -70,6 +70,16 @@ tr_status tr_tanh_f32(float *y, const float *x, int32_t n);
 
 /* ---------------------------------------------------------- activations, float32 */
 
+/* Elementwise over n values; x, y, dy, dx [n] (any tensor shape, flattened).
+ * y = x < 0 ? +0 : x   (NaN and -0 pass through unchanged); y may alias x. */
+tr_status tr_relu_forward_f32(float *y, const float *x, int32_t n);
+/* dx = x > 0 ? dy : +0   (x is the forward input; NaN x gives +0); dx may alias dy. */
+tr_status tr_relu_backward_f32(float *dx, const float *dy, const float *x, int32_t n);
+/* y = tanh(x) with the library's own tanh (mathf.c); y may alias x. */
+tr_status tr_tanh_forward_f32(float *y, const float *x, int32_t n);
+/* dx = dy * (1 - y*y)   (y is the forward output; rounded after *, -, *); dx may alias dy. */
+tr_status tr_tanh_backward_f32(float *dx, const float *dy, const float *y, int32_t n);
+
 /* --------------------------------------------------------------- losses, float32 */
 
 /* -------------------------------------------------------- optimisation, float32 */

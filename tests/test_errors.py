@@ -34,6 +34,12 @@ BAD_CALLS = [
     ("log_f32", ([1.0, 2.0],), DTypeError, "x"),
     ("tanh_f32", (np.asfortranarray(np.ones((3, 2), f)),), LayoutError, "x"),
     ("exp_f32", (np.ones(10, f)[::2],), LayoutError, "x"),
+    ("relu_forward_f32", (T.astype(np.int32),), DTypeError, "x"),
+    ("relu_backward_f32", (T, np.ones(4, f)), ShapeError, "x"),
+    ("relu_backward_f32", (T.astype(np.float16), T), DTypeError, "dy"),
+    ("tanh_forward_f32", (np.ones((4, 6), f)[:, ::3],), LayoutError, "x"),
+    ("tanh_backward_f32", (T, np.ones((5, 1), f)), ShapeError, "y"),
+    ("tanh_backward_f32", (T, T.astype(np.float64)), DTypeError, "y"),
 ]
 
 

@@ -7,6 +7,7 @@ comes from tr_status_str().
 import numpy as np
 
 from . import _checks as ck
+from .activation import check_activation
 from .dense import check_dense
 from .errors import AccumulatorOverflowError, KernelError
 from .mathf import check_mathf
@@ -88,3 +89,31 @@ def log_f32(x):
 
 def tanh_f32(x):
     return _elementwise("tr_tanh_f32", lib.tr_tanh_f32, x)
+
+
+def relu_forward_f32(x):
+    n = check_activation("x", x)
+    y = np.empty(x.shape, F32)
+    _check("tr_relu_forward_f32", lib.tr_relu_forward_f32(_buf(y), _buf(x), n))
+    return y
+
+
+def relu_backward_f32(dy, x):
+    n = check_activation("dy", dy, "x", x)
+    dx = np.empty(dy.shape, F32)
+    _check("tr_relu_backward_f32", lib.tr_relu_backward_f32(_buf(dx), _buf(dy), _buf(x), n))
+    return dx
+
+
+def tanh_forward_f32(x):
+    n = check_activation("x", x)
+    y = np.empty(x.shape, F32)
+    _check("tr_tanh_forward_f32", lib.tr_tanh_forward_f32(_buf(y), _buf(x), n))
+    return y
+
+
+def tanh_backward_f32(dy, y):
+    n = check_activation("dy", dy, "y", y)
+    dx = np.empty(dy.shape, F32)
+    _check("tr_tanh_backward_f32", lib.tr_tanh_backward_f32(_buf(dx), _buf(dy), _buf(y), n))
+    return dx

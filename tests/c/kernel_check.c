@@ -153,6 +153,32 @@ static void check_mathf(void)
     CHECK(ok);
 }
 
+static void check_activation(void)
+{
+    for (int32_t n = 0; n <= 9; n++) {
+        float *x = fbuf(n), *y = fbuf(n), *dy = fbuf(n), *dx = fbuf(n);
+        CHECK(tr_relu_forward_f32(y, x, n) == TR_OK);
+        CHECK(tr_relu_backward_f32(dx, dy, x, n) == TR_OK);
+        for (int32_t j = 0; j < n; j++) {
+            CHECK(y[j] == (x[j] < 0.0f ? 0.0f : x[j]));
+            CHECK(dx[j] == (x[j] > 0.0f ? dy[j] : 0.0f));
+        }
+        CHECK(tr_tanh_forward_f32(y, x, n) == TR_OK);
+        CHECK(tr_tanh_backward_f32(dx, dy, y, n) == TR_OK);
+        CHECK(tr_relu_forward_f32(x, x, n) == TR_OK);           /* in place */
+        CHECK(tr_tanh_backward_f32(dy, dy, y, n) == TR_OK);      /* in place */
+        free(x); free(y); free(dy); free(dx);
+    }
+    float v[1] = {0};
+    CHECK(tr_relu_forward_f32(NULL, v, 1) == TR_ERR_NULL);
+    CHECK(tr_relu_backward_f32(v, v, NULL, 1) == TR_ERR_NULL);
+    CHECK(tr_tanh_forward_f32(v, NULL, 1) == TR_ERR_NULL);
+    CHECK(tr_tanh_backward_f32(v, NULL, v, 1) == TR_ERR_NULL);
+    CHECK(tr_relu_forward_f32(v, v, -1) == TR_ERR_SHAPE);
+    CHECK(tr_tanh_backward_f32(v, v, v, -1) == TR_ERR_SHAPE);
+    CHECK(tr_relu_backward_f32(NULL, NULL, NULL, 0) == TR_OK);
+}
+
 static void check_status(void)
 {
     for (int s = -10; s <= 1; s++) {
@@ -167,6 +193,7 @@ int main(void)
     check_dense();
     check_optim();
     check_mathf();
+    check_activation();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
