@@ -11,6 +11,8 @@ W = np.ones((4, 3), f)
 Bv = np.ones(4, f)
 DY = np.ones((2, 4), f)
 T = np.ones(5, f)
+Z = np.ones((2, 3), f)
+LAB = np.array([0, 2], np.int32)
 
 # (kernel, args, exception type, the argument the message must name)
 BAD_CALLS = [
@@ -40,6 +42,18 @@ BAD_CALLS = [
     ("tanh_forward_f32", (np.ones((4, 6), f)[:, ::3],), LayoutError, "x"),
     ("tanh_backward_f32", (T, np.ones((5, 1), f)), ShapeError, "y"),
     ("tanh_backward_f32", (T, T.astype(np.float64)), DTypeError, "y"),
+    ("mse_loss_f32", (T, np.ones(4, f)), ShapeError, "target"),
+    ("mse_loss_f32", (T.astype(np.float64), T), DTypeError, "pred"),
+    ("mse_loss_f32", (T, T.tolist()), DTypeError, "target"),
+    ("softmax_xent_loss_f32", (Z, np.array([0, 3], np.int32)), ParameterError, "labels"),
+    ("softmax_xent_loss_f32", (Z, np.array([-1, 0], np.int32)), ParameterError, "labels"),
+    ("softmax_xent_loss_f32", (np.ones((2, 0), f), np.array([0, 0], np.int32)), ParameterError, "labels"),
+    ("softmax_xent_loss_f32", (Z, LAB.astype(np.int64)), DTypeError, "labels"),
+    ("softmax_xent_loss_f32", (Z, np.array([0, 1, 2], np.int32)), ShapeError, "labels"),
+    ("softmax_xent_loss_f32", (Z, LAB.reshape(2, 1)), ShapeError, "labels"),
+    ("softmax_xent_loss_f32", (np.ones(3, f), LAB), ShapeError, "logits"),
+    ("softmax_xent_loss_f32", (Z.astype(np.float64), LAB), DTypeError, "logits"),
+    ("softmax_xent_loss_f32", (Z, [0, 2]), DTypeError, "labels"),
 ]
 
 

@@ -10,6 +10,7 @@ from . import _checks as ck
 from .activation import check_activation
 from .dense import check_dense
 from .errors import AccumulatorOverflowError, KernelError
+from .loss import check_mse, check_softmax_xent
 from .mathf import check_mathf
 from .optim import check_update
 
@@ -26,6 +27,11 @@ F32 = np.float32
 def _buf(a, _from_buffer=ffi.from_buffer):
     """A float* to the array's own memory (no copy); the checks ran before."""
     return _from_buffer("float[]", a)
+
+
+def _buf_i32(a, _from_buffer=ffi.from_buffer):
+    """An int32_t* to the array's own memory (no copy); the checks ran before."""
+    return _from_buffer("int32_t[]", a)
 
 
 def status_str(status):
@@ -117,3 +123,22 @@ def tanh_backward_f32(dy, y):
     dx = np.empty(dy.shape, F32)
     _check("tr_tanh_backward_f32", lib.tr_tanh_backward_f32(_buf(dx), _buf(dy), _buf(y), n))
     return dx
+
+
+def mse_loss_f32(pred, target):
+    n = check_mse(pred, target)
+    loss = np.empty(1, F32)
+    dpred = np.empty(pred.shape, F32)
+    _check("tr_mse_loss_f32",
+           lib.tr_mse_loss_f32(_buf(loss), _buf(dpred), _buf(pred), _buf(target), n))
+    return loss[0], dpred
+
+
+def softmax_xent_loss_f32(logits, labels):
+    B, C = check_softmax_xent(logits, labels)
+    loss = np.empty(1, F32)
+    dlogits = np.empty((B, C), F32)
+    _check("tr_softmax_xent_loss_f32",
+           lib.tr_softmax_xent_loss_f32(_buf(loss), _buf(dlogits), _buf(logits),
+                                        _buf_i32(labels), B, C))
+    return loss[0], dlogits

@@ -179,6 +179,72 @@ static void check_activation(void)
     CHECK(tr_relu_backward_f32(NULL, NULL, NULL, 0) == TR_OK);
 }
 
+static void check_loss(void)
+{
+    for (int32_t n = 0; n <= 9; n++) {
+        float *p = fbuf(n), *t = fbuf(n), *d = fbuf(n), loss = -1.0f;
+        CHECK(tr_mse_loss_f32(&loss, d, p, t, n) == TR_OK);
+        CHECK(loss >= 0.0f);
+        CHECK(tr_mse_loss_f32(&loss, NULL, p, t, n) == TR_OK);
+        CHECK(n > 0 || loss == 0.0f);
+        if (n > 0) {
+            CHECK(tr_mse_loss_f32(&loss, d, p, p, n) == TR_OK); /* pred == target */
+            CHECK(loss == 0.0f && d[n - 1] == 0.0f);
+        }
+        free(p); free(t); free(d);
+    }
+    for (int32_t B = 0; B <= 4; B++) {
+        for (int32_t C = 1; C <= 9; C++) {
+            float *z = fbuf(B * C), *g = fbuf(B * C), loss = -1.0f;
+            int32_t *lab = malloc(B > 0 ? (size_t)B * sizeof(int32_t) : 1);
+            for (int32_t b = 0; b < B; b++) {
+                lab[b] = (b * 7) % C;
+            }
+            CHECK(tr_softmax_xent_loss_f32(&loss, g, z, lab, B, C) == TR_OK);
+            CHECK(loss >= 0.0f);
+            CHECK(tr_softmax_xent_loss_f32(&loss, NULL, z, lab, B, C) == TR_OK);
+            if (B > 0) { /* a gradient row sums to about 0: (sum of p - 1) / B */
+                float s = 0.0f;
+                for (int32_t c = 0; c < C; c++) {
+                    s += g[c];
+                }
+                CHECK(s > -1e-5f && s < 1e-5f);
+                /* a bad label anywhere: TR_ERR_LABEL, nothing written */
+                float keep_loss = 123.0f;
+                for (int32_t j = 0; j < B * C; j++) {
+                    g[j] = 5.0f;
+                }
+                int32_t save = lab[B - 1];
+                lab[B - 1] = C;
+                CHECK(tr_softmax_xent_loss_f32(&keep_loss, g, z, lab, B, C) == TR_ERR_LABEL);
+                lab[B - 1] = -1;
+                CHECK(tr_softmax_xent_loss_f32(&keep_loss, g, z, lab, B, C) == TR_ERR_LABEL);
+                lab[B - 1] = save;
+                int untouched = keep_loss == 123.0f;
+                for (int32_t j = 0; j < B * C; j++) {
+                    untouched &= g[j] == 5.0f;
+                }
+                CHECK(untouched);
+            }
+            free(z); free(g); free(lab);
+        }
+    }
+    float v[4] = {0}, loss = 0.0f;
+    int32_t lab[2] = {0, 0};
+    CHECK(tr_mse_loss_f32(NULL, v, v, v, 1) == TR_ERR_NULL);
+    CHECK(tr_mse_loss_f32(&loss, v, NULL, v, 1) == TR_ERR_NULL);
+    CHECK(tr_mse_loss_f32(&loss, v, v, v, -1) == TR_ERR_SHAPE);
+    CHECK(tr_mse_loss_f32(&loss, NULL, NULL, NULL, 0) == TR_OK && loss == 0.0f);
+    CHECK(tr_softmax_xent_loss_f32(NULL, v, v, lab, 1, 2) == TR_ERR_NULL);
+    CHECK(tr_softmax_xent_loss_f32(&loss, v, v, NULL, 1, 2) == TR_ERR_NULL);
+    CHECK(tr_softmax_xent_loss_f32(&loss, v, NULL, lab, 1, 2) == TR_ERR_NULL);
+    CHECK(tr_softmax_xent_loss_f32(&loss, v, v, lab, -1, 2) == TR_ERR_SHAPE);
+    CHECK(tr_softmax_xent_loss_f32(&loss, v, v, lab, 65536, 65536) == TR_ERR_SHAPE);
+    CHECK(tr_softmax_xent_loss_f32(&loss, v, v, lab, 2, 0) == TR_ERR_LABEL); /* no class */
+    loss = 1.0f;
+    CHECK(tr_softmax_xent_loss_f32(&loss, NULL, NULL, NULL, 0, 5) == TR_OK && loss == 0.0f);
+}
+
 static void check_status(void)
 {
     for (int s = -10; s <= 1; s++) {
@@ -194,6 +260,7 @@ int main(void)
     check_optim();
     check_mathf();
     check_activation();
+    check_loss();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
