@@ -100,7 +100,8 @@ tr_status tr_mse_loss_f32(float *loss, float *dpred, const float *pred, const fl
  * logits [B][C], labels [B] in [0, C), dlogits [B][C] (may be NULL). B == 0 gives loss +0.
  * Every label is checked before anything is written: one outside [0, C) (so any label when
  * C == 0) gives TR_ERR_LABEL with loss and dlogits untouched. Since z - m <= 0, exp never
- * overflows and s >= 1: huge finite logits give finite results. */
+ * overflows and s >= 1: huge finite logits give finite results; a -inf logit has
+ * probability 0, while a +inf logit, a row of only -inf or a NaN makes that row NaN. */
 tr_status tr_softmax_xent_loss_f32(float *loss, float *dlogits, const float *logits,
                                    const int32_t *labels, int32_t B, int32_t C);
 

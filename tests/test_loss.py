@@ -204,6 +204,19 @@ def test_softmax_xent_with_huge_logits_stays_finite_and_right(backend):
     assert np.allclose(dlogits, expect, rtol=4 * U, atol=0)
 
 
+def test_softmax_xent_with_infinite_logits_follows_ieee(backend):
+    inf = np.inf
+    logits = np.array([[-inf, 0.0, 0.0], [inf, 0.0, 0.0], [-inf, -inf, -inf]], F32)
+    labels = np.array([1, 1, 0], np.int32)
+    loss, d = backend.softmax_xent_loss_f32(logits[:1], labels[:1])
+    # a -inf logit has probability exactly 0: log(2) - 0, gradient (0, 1/2 - 1, 1/2)
+    assert loss == backend.log_f32(np.array([2.0], F32))[0]
+    assert_bits_equal(d, np.array([[0.0, -0.5, 0.5]], F32))
+    for row in (1, 2):  # inf - inf = NaN: the row's loss and gradient are NaN
+        loss, d = backend.softmax_xent_loss_f32(logits[row:row + 1], labels[row:row + 1])
+        assert np.isnan(loss) and np.all(np.isnan(d))
+
+
 def test_softmax_xent_exact_cases(backend):
     # one class: s = exp(0) = 1, loss log(1) - 0 = +0, gradient (1/1 - 1)/B = 0
     loss, d = backend.softmax_xent_loss_f32(np.array([[5.0], [-7.5]], F32), np.zeros(2, np.int32))

@@ -70,6 +70,8 @@ def softmax_xent_loss_f32(logits, labels):
     s = 0 + exp(z[b, 0] - m) + exp(z[b, 1] - m) + ... (c ascending),
     loss_b = log(s) - (z[b, label] - m); loss = (0 + loss_0 + loss_1 + ... (b ascending)) / B;
     dlogits[b, c] = (exp(z[b, c] - m) / s - [c == label]) / B.
+    Huge finite logits stay finite (z - m <= 0, s >= 1); a -inf logit has probability 0; a +inf
+    logit, a row of only -inf or a NaN makes that row NaN. B == 0 gives loss +0.
     """
     B, C = check_softmax_xent(logits, labels)
     if B == 0:
