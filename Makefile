@@ -23,7 +23,7 @@ Q := @
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build test test-py test-c bench demo clean
+.PHONY: help venv build test test-py test-c bench demo clean vectors vectors-check vectors-test
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c test-py ## Run every test: C sanitizer checks, Python tests (host and MCU)
+test: test-c vectors-test test-py ## Run every test: C sanitizer checks, vectors on the host, Python tests
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -53,6 +53,51 @@ $(BUILD)/host/kernel_check_asan: tests/c/kernel_check.c $(LIB_SRCS) $(LIB_HDRS)
 
 test-c: $(BUILD)/host/kernel_check_asan ## Run the C kernel checks under ASan + UBSan
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $<
+
+# ---- golden vectors ----------------------------------------------------------------------
+# vectors/ holds the cases (manifest.json + raw blobs), computed by the NumPy twins. The C
+# runner (tests/runner/) replays them through the kernels two ways: reading the files, and
+# from a generated C source with the blobs as const arrays (the way MCU images carry them).
+# VEC_PY runs the generator/embedder; VEC_PY=python3 VEC_PY_DEP= skips the virtual environment.
+VEC_PY       ?= $(PY)
+VEC_PY_DEP   ?= $(VENV)/.installed
+RUNNER_CORE  := tests/runner/tv_core.c tests/runner/tv_sha256.c tests/runner/tv_handlers.c
+RUNNER_HDRS  := $(wildcard tests/runner/*.h)
+RUNNER_FILES := $(RUNNER_CORE) tests/runner/tv_files.c tests/runner/tv_main_files.c
+RUNNER_EMBED := $(RUNNER_CORE) tests/runner/tv_main_embedded.c $(BUILD)/vectors/tv_embedded.c
+RUNNER_DEPS  := $(LIB_SRCS) $(LIB_HDRS) $(RUNNER_HDRS)
+VEC_SRCS     := $(wildcard tinyreptile_ref/vectors/*.py)
+
+vectors: $(VEC_PY_DEP) ## Regenerate vectors/ from the NumPy twins (deterministic)
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors generate --out vectors
+
+vectors-check: $(VEC_PY_DEP) ## Validate vectors/: schema, files, sha256
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors check vectors
+
+$(BUILD)/vectors/tv_embedded.c: vectors/manifest.json $(VEC_SRCS) $(VEC_PY_DEP)
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors embed vectors --out $@ >/dev/null
+
+$(BUILD)/host/tv_runner_files: $(RUNNER_FILES) $(RUNNER_DEPS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -Icsrc -Itests/runner $(RUNNER_FILES) $(LIB_SRCS) -o $@
+
+$(BUILD)/host/tv_runner_files_asan: $(RUNNER_FILES) $(RUNNER_DEPS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) -Icsrc -Itests/runner $(RUNNER_FILES) $(LIB_SRCS) -o $@
+
+$(BUILD)/host/tv_runner_embedded: $(RUNNER_EMBED) $(RUNNER_DEPS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -Icsrc -Itests/runner $(RUNNER_EMBED) $(LIB_SRCS) -o $@
+
+RUN_SAN := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+vectors-test: $(BUILD)/host/tv_runner_files $(BUILD)/host/tv_runner_files_asan $(BUILD)/host/tv_runner_embedded ## Run every vector on the host: from files (also under ASan+UBSan) and embedded
+	@echo "== host, vectors read from files"
+	$(Q)$(BUILD)/host/tv_runner_files vectors/manifest.json
+	@echo "== host, vectors read from files, ASan + UBSan"
+	$(Q)$(RUN_SAN) $(BUILD)/host/tv_runner_files_asan vectors/manifest.json
+	@echo "== host, vectors embedded as const arrays"
+	$(Q)$(BUILD)/host/tv_runner_embedded
 
 bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins
 	$(Q)$(PY) -m tinyreptile_ref.bench
