@@ -23,7 +23,10 @@ Q := @
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build test test-py test-c bench demo clean vectors vectors-check vectors-test
+.PHONY: help venv build test test-py test-c test-mcu bench demo clean
+.PHONY: vectors vectors-check vectors-test mcu-test mcu-vectors
+
+include mk/mcu.mk
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,7 +44,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py ## Run every test: C sanitizer checks, vectors on the host, Python tests
+test: test-c vectors-test test-py test-mcu mcu-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU self-test and vectors under QEMU
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -98,6 +101,30 @@ vectors-test: $(BUILD)/host/tv_runner_files $(BUILD)/host/tv_runner_files_asan $
 	$(Q)$(RUN_SAN) $(BUILD)/host/tv_runner_files_asan vectors/manifest.json
 	@echo "== host, vectors embedded as const arrays"
 	$(Q)$(BUILD)/host/tv_runner_embedded
+
+# Every vector on both MCU targets under QEMU: embedded in the image, and read from vectors/
+# through semihosting (QEMU runs in the repository root). Built by mk/mcu.mk's mcu_program
+# with the targets' flags; run-qemu.sh fails on a non-zero status, a fault or a timeout.
+MCU_CPPFLAGS += -Itests/runner
+$(call mcu_program,tv_runner_embedded,$(RUNNER_CORE) tests/runner/tv_main_embedded.c $(BUILD)/vectors/tv_embedded.c $(MCU_KERNEL_SRCS))
+$(call mcu_program,tv_runner_files,$(RUNNER_FILES) $(MCU_KERNEL_SRCS))
+MCU_VEC_ELFS := $(foreach t,$(MCU_TARGETS),$(MCU_BUILD)/$(t)/tv_runner_embedded.elf $(MCU_BUILD)/$(t)/tv_runner_files.elf)
+
+mcu-test: mcu-toolchain ## Run every vector on Cortex-M4F and Cortex-M3 under QEMU (embedded and semihosted), plus the no-FMA check
+	$(Q)$(MAKE) --no-print-directory mcu-vectors
+
+mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
+	$(Q)for t in $(MCU_TARGETS); do \
+	  case $$t in m4f) m=$(MCU_MACHINE_m4f);; m3) m=$(MCU_MACHINE_m3);; esac; \
+	  for mode in embedded files; do \
+	    echo "== $$t ($$m), vectors $$mode"; \
+	    mcu/run-qemu.sh $$m $(MCU_BUILD)/$$t/tv_runner_$$mode.elf $(MCU_TIMEOUT) || exit 1; \
+	  done; \
+	done
+
+# The MCU targets: toolchain (installed when missing), exit-status/crash/hang/no-FMA self-test.
+test-mcu: mcu-toolchain ## MCU self-test under QEMU (Cortex-M4F and Cortex-M3)
+	$(Q)$(MAKE) --no-print-directory mcu-selftest
 
 bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins
 	$(Q)$(PY) -m tinyreptile_ref.bench

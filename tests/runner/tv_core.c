@@ -418,7 +418,7 @@ static void load_blobs(tv_ctx *t, tv_load_fn load, void *env)
     for (int32_t j = 0; j < t->c->nblobs && !t->failed; j++) {
         const tv_blob *b = &t->c->blobs[j];
         int32_t n = blob_count(b);
-        if (n < 0 || (int)b->dtype < 0 || b->dtype >= TV_NDTYPES) {
+        if (n < 0 || (unsigned)b->dtype >= (unsigned)TV_NDTYPES) {
             tv_fail(t, "blob '%s': bad shape or dtype", b->name);
             return;
         }
