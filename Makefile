@@ -62,6 +62,7 @@ test-c: $(BUILD)/host/kernel_check_asan ## Run the C kernel checks under ASan + 
 # runner (tests/runner/) replays them through the kernels two ways: reading the files, and
 # from a generated C source with the blobs as const arrays (the way MCU images carry them).
 # VEC_PY runs the generator/embedder; VEC_PY=python3 VEC_PY_DEP= skips the virtual environment.
+VECTORS_DIR  ?= vectors
 VEC_PY       ?= $(PY)
 VEC_PY_DEP   ?= $(VENV)/.installed
 RUNNER_CORE  := tests/runner/tv_core.c tests/runner/tv_sha256.c tests/runner/tv_handlers.c
@@ -77,8 +78,8 @@ vectors: $(VEC_PY_DEP) ## Regenerate vectors/ from the NumPy twins (deterministi
 vectors-check: $(VEC_PY_DEP) ## Validate vectors/: schema, files, sha256
 	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors check vectors
 
-$(BUILD)/vectors/tv_embedded.c: vectors/manifest.json $(VEC_SRCS) $(VEC_PY_DEP)
-	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors embed vectors --out $@ >/dev/null
+$(BUILD)/vectors/tv_embedded.c: $(VECTORS_DIR)/manifest.json $(VEC_SRCS) $(VEC_PY_DEP)
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors embed $(VECTORS_DIR) --out $@ >/dev/null
 
 $(BUILD)/host/tv_runner_files: $(RUNNER_FILES) $(RUNNER_DEPS)
 	$(Q)mkdir -p $(@D)
@@ -96,9 +97,9 @@ RUN_SAN := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stac
 
 vectors-test: $(BUILD)/host/tv_runner_files $(BUILD)/host/tv_runner_files_asan $(BUILD)/host/tv_runner_embedded ## Run every vector on the host: from files (also under ASan+UBSan) and embedded
 	@echo "== host, vectors read from files"
-	$(Q)$(BUILD)/host/tv_runner_files vectors/manifest.json
+	$(Q)$(BUILD)/host/tv_runner_files $(VECTORS_DIR)/manifest.json
 	@echo "== host, vectors read from files, ASan + UBSan"
-	$(Q)$(RUN_SAN) $(BUILD)/host/tv_runner_files_asan vectors/manifest.json
+	$(Q)$(RUN_SAN) $(BUILD)/host/tv_runner_files_asan $(VECTORS_DIR)/manifest.json
 	@echo "== host, vectors embedded as const arrays"
 	$(Q)$(BUILD)/host/tv_runner_embedded
 
@@ -114,6 +115,7 @@ mcu-test: mcu-toolchain ## Run every vector on Cortex-M4F and Cortex-M3 under QE
 	$(Q)$(MAKE) --no-print-directory mcu-vectors
 
 mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
+	@echo "== no fused multiply-add in any Cortex-M4F object (mcu/check-no-fma.sh)"
 	$(Q)for t in $(MCU_TARGETS); do \
 	  case $$t in m4f) m=$(MCU_MACHINE_m4f);; m3) m=$(MCU_MACHINE_m3);; esac; \
 	  for mode in embedded files; do \

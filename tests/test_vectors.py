@@ -294,3 +294,30 @@ def test_the_runner_reads_any_json_layout_of_the_manifest(tmp_path, files_runner
     (root / "manifest.json").write_text(json.dumps(m, indent=3))
     rc, passed, failed, out = run(files_runner, root / "manifest.json")
     assert (rc, passed, failed) == (0, len(manifest["cases"]), 0), out
+
+
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs the MCU toolchain (make mcu-toolchain); make mcu-test runs the passing case")
+def test_an_mcu_image_under_qemu_fails_on_a_flipped_bit(tmp_path, manifest):
+    # The whole chain on an emulated Cortex-M3: runner status -> exit() -> semihosting -> QEMU's
+    # exit status -> run-qemu.sh. A wrong bit in an embedded expected output must fail the run.
+    import sys
+    root = copy_vectors(tmp_path)
+    case = next(c for c in manifest["cases"] if c["kernel"] == "reptile_interpolate_f32" and c["blobs"][-1]["shape"][0] > 0)
+    blob = case["blobs"][-1]
+    data = bytearray((root / blob["file"]).read_bytes())
+    data[0] ^= 0x01
+    (root / blob["file"]).write_bytes(bytes(data))
+
+    def fix(m):
+        next(c for c in m["cases"] if c["id"] == case["id"])["blobs"][-1]["sha256"] = vf.sha256(bytes(data))
+    rewrite_manifest(root, fix)
+    elf = tmp_path / "mcu" / "m3" / "tv_runner_embedded.elf"
+    subprocess.run(["make", "-s", "-C", str(ROOT), f"BUILD={tmp_path}/build", f"MCU_BUILD={tmp_path}/mcu",
+                    f"VECTORS_DIR={root}", f"VEC_PY={sys.executable}", "VEC_PY_DEP=", str(elf)],
+                   check=True, capture_output=True, text=True)
+    p = subprocess.run([str(ROOT / "mcu" / "run-qemu.sh"), "m3", str(elf), "120"],
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert p.stdout.rstrip().splitlines()[-1] == f"{len(manifest['cases']) - 1} passed, 1 failed"
+    assert f"FAIL {case['id']}: theta: 1 of" in p.stdout
