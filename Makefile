@@ -24,7 +24,7 @@ endif
 
 .DEFAULT_GOAL := help
 .PHONY: help venv build test test-py test-c test-mcu bench demo clean
-.PHONY: vectors vectors-check vectors-test mcu-test mcu-vectors
+.PHONY: vectors vectors-check vectors-test mcu-test mcu-vectors size
 
 include mk/mcu.mk
 
@@ -123,6 +123,10 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 	    mcu/run-qemu.sh $$m $(MCU_BUILD)/$$t/tv_runner_$$mode.elf $(MCU_TIMEOUT) || exit 1; \
 	  done; \
 	done
+
+# Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
+size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2)
+	$(Q)$(PYTHON) mcu/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md
 
 # The MCU targets: toolchain (installed when missing), exit-status/crash/hang/no-FMA self-test.
 test-mcu: mcu-toolchain ## MCU self-test under QEMU (Cortex-M4F and Cortex-M3)
