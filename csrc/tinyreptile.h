@@ -58,6 +58,39 @@ tr_status tr_dense_backward_f32(float *dx, float *dw, float *db, const float *dy
 
 /* --------------------------------------------------------------- conv1d, float32 */
 
+/* Padding modes of conv1d. */
+enum { TR_PAD_VALID = 0, TR_PAD_SAME = 1 };
+
+/* Output length and leading padding of a conv1d, TFLite's rule. With the effective kernel
+ * span S = (K-1)*dilation + 1:
+ *   valid: L_out = L >= S ? (L - S) / stride + 1 : 0, pad_before = 0;
+ *   same:  L_out = ceil(L / stride), total = max((L_out-1)*stride + S - L, 0),
+ *          pad_before = total / 2 (the smaller half before).
+ * K >= 1, stride >= 1, dilation >= 1, padding TR_PAD_VALID or TR_PAD_SAME (else TR_ERR_PARAM);
+ * S, and for same (L_out-1)*stride + S, must fit in int32_t (else TR_ERR_SHAPE). */
+tr_status tr_conv1d_out_len(int32_t *L_out, int32_t *pad_before, int32_t L, int32_t K,
+                            int32_t stride, int32_t dilation, int32_t padding);
+
+/* Channels-last 1-D convolution (cross-correlation). With p(t,k) = t*stride + k*dilation - pad_before:
+ * y[b][t][co] = bias[co] + sum over k ascending, then ci ascending, of w[co][k][ci]*x[b][p(t,k)][ci],
+ *   taps with p(t,k) outside [0, L) are skipped (they contribute nothing, as zero padding would).
+ * x [B][L][C_in], w [C_out][K][C_in], bias [C_out], y [B][L_out][C_out]. */
+tr_status tr_conv1d_forward_f32(float *y, const float *x, const float *w, const float *bias,
+                                int32_t B, int32_t L, int32_t C_in, int32_t C_out, int32_t K,
+                                int32_t stride, int32_t dilation, int32_t padding);
+
+/* Gradients overwrite their buffers.
+ * dx[b][l][ci] = 0 + sum over k ascending (t with p(t,k) = l, if any), then co ascending,
+ *                of w[co][k][ci]*dy[b][t][co]
+ * dw[co][k][ci] = 0 + sum over b ascending, then t ascending (taps inside [0, L) only),
+ *                of dy[b][t][co]*x[b][p(t,k)][ci]
+ * db[co] = 0 + sum over b ascending, then t ascending, of dy[b][t][co]
+ * dy [B][L_out][C_out]; dx [B][L][C_in] (may be NULL), dw [C_out][K][C_in], db [C_out]. */
+tr_status tr_conv1d_backward_f32(float *dx, float *dw, float *db, const float *dy,
+                                 const float *x, const float *w,
+                                 int32_t B, int32_t L, int32_t C_in, int32_t C_out, int32_t K,
+                                 int32_t stride, int32_t dilation, int32_t padding);
+
 /* ----------------------------------------------------- elementwise math, float32 */
 
 /* ---------------------------------------------------------- activations, float32 */

@@ -55,13 +55,16 @@ def dim(name, value, expected, what):
 
 
 def sizes(*named):
-    """Check that every product of sizes the kernel forms fits in int32 (its size type)."""
+    """Check each (name, shape): every size, and every product the C side forms from left to
+    right, fits in int32 (tr__mul_ok / tr__mul3_ok check a*b and then a*b*c, so a zero last
+    size does not excuse the others)."""
     for name, shape in named:
         n = 1
         for s in shape:
             n *= s
-        if n > INT32_MAX:
-            raise ShapeError(f"{name}: {n} elements exceed the kernels' int32 size limit {INT32_MAX}")
+            if s > INT32_MAX or n > INT32_MAX:
+                raise ShapeError(f"{name}: shape {tuple(shape)} exceeds the kernels' int32 size "
+                                 f"limit {INT32_MAX}")
 
 
 def int_param(name, value, lo, hi=INT32_MAX):

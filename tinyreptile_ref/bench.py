@@ -53,7 +53,29 @@ def dense_cases(rng):
     return "dense 64x64, batch 1, forward + backward", kernel, blas
 
 
-CASES = [dense_cases]
+def conv1d_cases(rng):
+    B, L, C_in, C_out, K = 1, 49, 10, 16, 3
+    x = rng.standard_normal((B, L, C_in)).astype(F32)
+    w = rng.standard_normal((C_out, K, C_in)).astype(F32)
+    b = rng.standard_normal(C_out).astype(F32)
+    dy = rng.standard_normal((B, L, C_out)).astype(F32)
+
+    def kernel(be):
+        return lambda: (be.conv1d_forward_f32(x, w, b, 1, 1, "same"),
+                        be.conv1d_backward_f32(dy, x, w, 1, 1, "same"))
+
+    def blas():  # im2col + matmul, 'same' padding of one step each side
+        xp = np.zeros((B, L + 2, C_in), F32)
+        xp[:, 1:-1] = x
+        cols = np.stack([xp[:, k:k + L] for k in range(K)], axis=2).reshape(B * L, K * C_in)
+        y = cols @ w.reshape(C_out, -1).T + b
+        d2 = dy.reshape(B * L, C_out)
+        return y, (d2 @ w.reshape(C_out, -1), d2.T @ cols, d2.sum(0))
+
+    return "conv1d 49x10 -> 16, K=3 same, batch 1, fwd + bwd", kernel, blas
+
+
+CASES = [dense_cases, conv1d_cases]
 
 
 def run(min_time=0.2):

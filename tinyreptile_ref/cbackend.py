@@ -7,6 +7,7 @@ comes from tr_status_str().
 import numpy as np
 
 from . import _checks as ck
+from .conv1d import check_conv1d, check_conv1d_out_len
 from .dense import check_dense
 from .errors import AccumulatorOverflowError, KernelError
 from .optim import check_update
@@ -54,6 +55,36 @@ def dense_backward_f32(dy, x, w):
     _check("tr_dense_backward_f32",
            lib.tr_dense_backward_f32(_buf(dx), _buf(dw), _buf(db), _buf(dy), _buf(x), _buf(w),
                                      B, I, O))
+    return dx, dw, db
+
+
+def conv1d_out_len(L, K, stride=1, dilation=1, padding="valid"):
+    L, K, stride, dilation, code, _, _ = check_conv1d_out_len(L, K, stride, dilation, padding)
+    out = ffi.new("int32_t[2]")
+    _check("tr_conv1d_out_len",
+           lib.tr_conv1d_out_len(out, out + 1, L, K, stride, dilation, code))
+    return int(out[0]), int(out[1])
+
+
+def conv1d_forward_f32(x, w, bias, stride=1, dilation=1, padding="valid"):
+    B, L, C_in, C_out, K, stride, dilation, code, L_out, _ = check_conv1d(
+        x, w, bias, None, stride, dilation, padding)
+    y = np.empty((B, L_out, C_out), F32)
+    _check("tr_conv1d_forward_f32",
+           lib.tr_conv1d_forward_f32(_buf(y), _buf(x), _buf(w), _buf(bias),
+                                     B, L, C_in, C_out, K, stride, dilation, code))
+    return y
+
+
+def conv1d_backward_f32(dy, x, w, stride=1, dilation=1, padding="valid"):
+    B, L, C_in, C_out, K, stride, dilation, code, _, _ = check_conv1d(
+        x, w, None, dy, stride, dilation, padding)
+    dx = np.empty((B, L, C_in), F32)
+    dw = np.empty((C_out, K, C_in), F32)
+    db = np.empty(C_out, F32)
+    _check("tr_conv1d_backward_f32",
+           lib.tr_conv1d_backward_f32(_buf(dx), _buf(dw), _buf(db), _buf(dy), _buf(x), _buf(w),
+                                      B, L, C_in, C_out, K, stride, dilation, code))
     return dx, dw, db
 
 

@@ -27,7 +27,7 @@ def check_dense(x, w, bias=None, dy=None):
         ck.f32("dy", dy, 2)
         if dy.shape != (B, O):
             raise ck.ShapeError(f"dy: shape {dy.shape}, expected {(B, O)} = (x.shape[0], w.shape[0])")
-    if B * I > ck.INT32_MAX or O * I > ck.INT32_MAX or B * O > ck.INT32_MAX:
+    if B * I > ck.INT32_MAX or O * I > ck.INT32_MAX or B * O > ck.INT32_MAX or max(B, I, O) > ck.INT32_MAX:
         ck.sizes(("x", x.shape), ("w", w.shape), ("y", (B, O)))
     return B, I, O
 

@@ -67,6 +67,163 @@ static void check_dense(void)
     CHECK(tr_dense_forward_f32(NULL, NULL, NULL, NULL, 0, 5, 5) == TR_OK);
 }
 
+static float *fconst(int32_t n, float v)
+{
+    float *p = malloc(n > 0 ? (size_t)n * sizeof(float) : 1);
+    for (int32_t i = 0; i < n; i++) {
+        p[i] = v;
+    }
+    return p;
+}
+
+/* The number of valid taps (t, k) with t*stride + k*dilation - pad at position l (l >= 0),
+ * or, for l < 0, in output row t = -1 - l; counted by brute force for the identities below. */
+static int32_t conv_taps(int32_t l, int32_t L, int32_t L_out, int32_t K, int32_t s, int32_t d,
+                         int32_t pad)
+{
+    int32_t n = 0;
+    for (int32_t t = 0; t < L_out; t++) {
+        for (int32_t k = 0; k < K; k++) {
+            int64_t p = (int64_t)t * s + (int64_t)k * d - pad;
+            if (p >= 0 && p < L && (l >= 0 ? p == l : t == -1 - l)) {
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* One conv1d geometry, all buffers exactly sized: random data (for the sanitizers), then
+ * all-ones data, where every result is a count of valid taps, exact in float32. */
+static void conv1d_case(int32_t B, int32_t L, int32_t C_in, int32_t C_out, int32_t K, int32_t s,
+                        int32_t d, int32_t padding)
+{
+    int32_t L_out = -1, pad = -1;
+    CHECK(tr_conv1d_out_len(&L_out, &pad, L, K, s, d, padding) == TR_OK);
+    const int32_t nx = B * L * C_in, nw = C_out * K * C_in, ny = B * L_out * C_out;
+    float *x = fbuf(nx), *w = fbuf(nw), *bias = fbuf(C_out), *y = fbuf(ny), *dy = fbuf(ny);
+    float *dx = fbuf(nx), *dw = fbuf(nw), *db = fbuf(C_out), *dw2 = fbuf(nw), *db2 = fbuf(C_out);
+    CHECK(tr_conv1d_forward_f32(y, x, w, bias, B, L, C_in, C_out, K, s, d, padding) == TR_OK);
+    CHECK(tr_conv1d_backward_f32(dx, dw, db, dy, x, w, B, L, C_in, C_out, K, s, d, padding) == TR_OK);
+    CHECK(tr_conv1d_backward_f32(NULL, dw2, db2, dy, x, NULL, B, L, C_in, C_out, K, s, d,
+                                 padding) == TR_OK);
+    CHECK(nw == 0 || memcmp(dw, dw2, (size_t)nw * sizeof(float)) == 0);
+    CHECK(C_out == 0 || memcmp(db, db2, (size_t)C_out * sizeof(float)) == 0);
+    free(x); free(w); free(bias); free(dy);
+    x = fconst(nx, 1.0f); w = fconst(nw, 1.0f); bias = fconst(C_out, 0.0f); dy = fconst(ny, 1.0f);
+    CHECK(tr_conv1d_forward_f32(y, x, w, bias, B, L, C_in, C_out, K, s, d, padding) == TR_OK);
+    CHECK(tr_conv1d_backward_f32(dx, dw, db, dy, x, w, B, L, C_in, C_out, K, s, d, padding) == TR_OK);
+    int ok = 1;
+    for (int32_t b = 0; b < B; b++) {
+        for (int32_t t = 0; t < L_out; t++) {
+            float want = (float)(conv_taps(-1 - t, L, L_out, K, s, d, pad) * C_in);
+            for (int32_t co = 0; co < C_out; co++) {
+                ok &= y[((size_t)b * L_out + t) * C_out + co] == want;
+            }
+        }
+        for (int32_t l = 0; l < L; l++) {
+            float want = (float)(conv_taps(l, L, L_out, K, s, d, pad) * C_out);
+            for (int32_t ci = 0; ci < C_in; ci++) {
+                ok &= dx[((size_t)b * L + l) * C_in + ci] == want;
+            }
+        }
+    }
+    for (int32_t k = 0; k < K; k++) {
+        int32_t valid = 0; /* rows t where tap k is inside [0, L) */
+        for (int32_t t = 0; t < L_out; t++) {
+            int64_t p = (int64_t)t * s + (int64_t)k * d - pad;
+            valid += p >= 0 && p < L;
+        }
+        for (int32_t co = 0; co < C_out; co++) {
+            for (int32_t ci = 0; ci < C_in; ci++) {
+                ok &= dw[((size_t)co * K + k) * C_in + ci] == (float)(B * valid);
+            }
+        }
+    }
+    for (int32_t co = 0; co < C_out; co++) {
+        ok &= db[co] == (float)(B * L_out);
+    }
+    CHECK(ok);
+    free(x); free(w); free(bias); free(y); free(dy);
+    free(dx); free(dw); free(db); free(dw2); free(db2);
+}
+
+static void check_conv1d(void)
+{
+    static const int32_t c_in[] = {0, 1, 3, 5}, c_out[] = {0, 1, 4, 6};
+    for (int32_t B = 0; B <= 2; B++)
+        for (int32_t L = 0; L <= 9; L++)
+            for (int32_t i = 0; i < 4; i++)
+                for (int32_t o = 0; o < 4; o++)
+                    for (int32_t K = 1; K <= 4; K++)
+                        for (int32_t s = 1; s <= 3; s++)
+                            for (int32_t d = 1; d <= 3; d++)
+                                for (int32_t pm = TR_PAD_VALID; pm <= TR_PAD_SAME; pm++)
+                                    conv1d_case(B, L, c_in[i], c_out[o], K, s, d, pm);
+    /* Extreme but valid geometries: a span of 2**30 + 1 where only the centre tap meets the
+     * input, every tap in the padding, a stride of INT32_MAX. */
+    conv1d_case(2, 5, 3, 5, 3, 1, 1 << 29, TR_PAD_SAME);
+    conv1d_case(2, 1, 3, 5, 2, 1, 100, TR_PAD_SAME);
+    conv1d_case(1, 5, 2, 5, 1, INT32_MAX, 1, TR_PAD_SAME);
+    conv1d_case(1, 5, 2, 5, 2, INT32_MAX, 4, TR_PAD_VALID);
+
+    int32_t n = -1, pad = -1;
+    CHECK(tr_conv1d_out_len(&n, &pad, 49, 3, 1, 1, TR_PAD_SAME) == TR_OK && n == 49 && pad == 1);
+    CHECK(tr_conv1d_out_len(&n, &pad, 10, 4, 1, 1, TR_PAD_SAME) == TR_OK && n == 10 && pad == 1);
+    CHECK(tr_conv1d_out_len(&n, &pad, 2, 3, 1, 1, TR_PAD_VALID) == TR_OK && n == 0 && pad == 0);
+    CHECK(tr_conv1d_out_len(&n, &pad, INT32_MAX, 1, 1, 1, TR_PAD_SAME) == TR_OK && n == INT32_MAX);
+    CHECK(tr_conv1d_out_len(NULL, &pad, 5, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_out_len(&n, NULL, 5, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_out_len(&n, &pad, 5, 0, 1, 1, TR_PAD_VALID) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_out_len(&n, &pad, 5, 1, 0, 1, TR_PAD_VALID) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_out_len(&n, &pad, 5, 1, 1, -1, TR_PAD_VALID) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_out_len(&n, &pad, 5, 1, 1, 1, 2) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_out_len(&n, &pad, 5, 1, 1, 1, -1) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_out_len(&n, &pad, -1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_out_len(&n, &pad, 5, 3, 1, 1 << 30, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_out_len(&n, &pad, 5, INT32_MAX, 1, INT32_MAX, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_out_len(&n, &pad, INT32_MAX, 2, 1, 1 << 30, TR_PAD_SAME) == TR_ERR_SHAPE);
+
+    float v[8] = {0};
+    CHECK(tr_conv1d_forward_f32(NULL, v, v, v, 1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_forward_f32(v, NULL, v, v, 1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_forward_f32(v, v, v, NULL, 1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_forward_f32(NULL, NULL, NULL, NULL, 0, 5, 5, 5, 3, 1, 1, TR_PAD_SAME) == TR_OK);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, -1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 1, 1, -1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 1, 1, 1, -1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 1, 1, 1, 1, 0, 1, 1, TR_PAD_VALID) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 1, 1, 1, 1, 1, 0, 1, TR_PAD_VALID) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 1, 1, 1, 1, 1, 1, 0, TR_PAD_VALID) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 1, 1, 1, 1, 1, 1, 1, 7) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 65536, 65536, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 65536, 65536, 0, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 1, 1, 65536, 65536, 1, 1, 1, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 65536, 16384, 1, 65536, 1, 1, 1, TR_PAD_SAME) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_f32(v, v, v, v, 1, 5, 1, 1, 3, 1, 1 << 30, TR_PAD_VALID) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_backward_f32(v, NULL, v, v, v, v, 1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_backward_f32(v, v, NULL, v, v, v, 1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_backward_f32(v, v, v, NULL, v, v, 1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_backward_f32(v, v, v, v, NULL, v, 1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    CHECK(tr_conv1d_backward_f32(v, v, v, v, v, NULL, 1, 1, 1, 1, 1, 1, 1, TR_PAD_VALID) == TR_ERR_NULL);
+    for (int i = 0; i < 8; i++) {
+        v[i] = 9.0f;
+    }
+    /* C_out = 0: nothing but dx [1][4][2] is touched, and it is cleared */
+    CHECK(tr_conv1d_backward_f32(v, NULL, NULL, NULL, NULL, NULL, 1, 4, 2, 0, 3, 1, 1,
+                                 TR_PAD_SAME) == TR_OK);
+    CHECK(v[0] == 0.0f && v[7] == 0.0f);
+    /* C_in = 0: x and w are never read, so they may be NULL; y [1][3][2] is the bias */
+    float bias2[2] = {1.5f, -2.0f};
+    CHECK(tr_conv1d_forward_f32(v, NULL, NULL, bias2, 1, 3, 0, 2, 2, 1, 1, TR_PAD_SAME) == TR_OK);
+    CHECK(v[0] == 1.5f && v[5] == -2.0f);
+    CHECK(tr_conv1d_backward_f32(NULL, NULL, v, v, NULL, NULL, 1, 3, 0, 2, 2, 1, 1, TR_PAD_SAME) == TR_OK);
+    CHECK(tr_conv1d_backward_f32(v, v, v, v, v, v, 1, 1, 1, 1, 1, 0, 1, TR_PAD_VALID) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_backward_f32(v, v, v, v, v, v, 1, 1, 1, 1, 1, 1, 1, -1) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_backward_f32(v, v, v, v, v, v, 1, 1, 65536, 65536, 1, 1, 1, TR_PAD_VALID) ==
+          TR_ERR_SHAPE);
+}
+
 static void check_optim(void)
 {
     for (int32_t n = 0; n <= 17; n++) {
@@ -98,6 +255,7 @@ int main(void)
 {
     check_status();
     check_dense();
+    check_conv1d();
     check_optim();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
