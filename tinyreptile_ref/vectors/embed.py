@@ -69,17 +69,20 @@ def c_source(root, kernels=()):
                 else:
                     lines.append(f"    {{{_cstr(name)}, 0, {int(v)}}},")
             lines.append("};")
-        lines.append(f"static const tv_blob tv_b{k}[] = {{")
+        if c["blobs"]:
+            lines.append(f"static const tv_blob tv_b{k}[] = {{")
         for b in c["blobs"]:
             shape = list(b["shape"]) + [0] * (4 - len(b["shape"]))
             role = "TV_INPUT" if b["role"] == "input" else "TV_EXPECTED"
             lines.append(f"    {{{_cstr(b['name'])}, {role}, {_DTYPE_ENUM[b['dtype']]}, "
                          f"{len(b['shape'])}, {{{', '.join(map(str, shape))}}}, "
                          f"{_cstr(b['file'])}, {_cstr(b['sha256'])}, {data_names[b['sha256']]}}},")
-        lines.append("};")
+        if c["blobs"]:
+            lines.append("};")
         params = f"tv_p{k}" if c["params"] else "0"
+        blobs = f"tv_b{k}" if c["blobs"] else "0"
         table.append(f"    {{{_cstr(c['id'])}, {_cstr(c['kernel'])}, {_cstr(c['comment'])}, "
-                     f"{c['status']}, {len(c['params'])}, {params}, {len(c['blobs'])}, tv_b{k}}},")
+                     f"{c['status']}, {len(c['params'])}, {params}, {len(c['blobs'])}, {blobs}}},")
     lines.append("")
     lines.append("const tv_case tv_embedded_cases[] = {")
     lines.extend(table)
