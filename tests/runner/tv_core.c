@@ -528,9 +528,9 @@ void tv_report_error(tv_report *r, const char *what, const char *msg)
 
 int tv_report_finish(tv_report *r)
 {
-    printf("%-32s %7s %7s\n", "kernel", "passed", "failed");
+    printf("%-38s %7s %7s\n", "kernel", "passed", "failed");
     for (int32_t k = 0; k < r->nkernels; k++) {
-        printf("%-32s %7ld %7ld\n", r->kernels[k].kernel, (long)r->kernels[k].passed,
+        printf("%-38s %7ld %7ld\n", r->kernels[k].kernel, (long)r->kernels[k].passed,
                (long)r->kernels[k].failed);
     }
     if (r->passed + r->failed == 0) {
