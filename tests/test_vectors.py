@@ -160,6 +160,17 @@ def test_every_float32_kernel_has_its_edge_cases(manifest):
         assert need <= flags[kernel], f"{kernel} lacks {sorted(need - flags[kernel])}"
 
 
+def test_every_int8_kernel_has_its_edge_cases(manifest):
+    flags = {}
+    for c in manifest["cases"]:
+        flags.setdefault(c["kernel"], set()).update(c["flags"])
+    for kernel in (k for k in backends.kernel_names() if k.endswith("_s8")):
+        assert "empty" in flags[kernel], f"{kernel} lacks an empty case"
+    for kernel in ("dense_forward_s8", "conv1d_forward_s8"):
+        need = {"max depth", "saturates", "status"}
+        assert need <= flags[kernel], f"{kernel} lacks {sorted(need - flags[kernel])}"
+
+
 def test_the_expected_outputs_come_from_the_numpy_twins(manifest, npb):
     # An independent replay of a few cases: the stored outputs are the twins' results.
     for c in manifest["cases"]:

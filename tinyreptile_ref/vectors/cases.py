@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import numpy_backend as nb
 from ..errors import AccumulatorOverflowError, ParameterError, ShapeError
+from ..quant import TRANSPORT_MAX_SCALE, activation_range, output_multiplier, quantize_multiplier
 from .format import STATUS, Case, f32_param
 from .rng import SplitMix64, stream_seed
 
@@ -348,6 +349,321 @@ def gen_reptile_interpolate_f32(g):
          r.f32((12,), -126, -126) * F32(2.0**-12), r.f32((12,), -126, -126) * F32(2.0**-5), 0.3)
     case("specials", "theta and phi sprinkled with +-0, subnormals, FLT_MAX, +-inf and NaNs",
          ["inf", "nan", "subnormal", "signed zero", "huge"], sprinkle(g, r.f32((64,))), sprinkle(g, r.f32((64,))), 0.1)
+
+
+# ------------------------------------------------- quantization and int8 kernels
+
+I32MIN, I32MAX = -(2**31), 2**31 - 1
+
+
+def i32(values, shape=None):
+    a = np.array(values, np.int32)
+    return a if shape is None else a.reshape(shape)
+
+
+def s8(values, shape=None):
+    a = np.array(values, np.int8)
+    return a if shape is None else a.reshape(shape)
+
+
+@generator("multiply_by_quantized_multiplier_s32")
+def gen_multiply_by_quantized_multiplier_s32(g):
+    r = g.rng
+
+    def case(slug, comment, flags, x, multiplier, shift):
+        x = i32(x)
+        multiplier, shift = i32(multiplier), i32(shift)
+        C = multiplier.shape[0]
+        x = x.reshape(-1, C)
+        y, status = status_of(nb.multiply_by_quantized_multiplier_s32, x, multiplier, shift)
+        g.case(slug, comment, flags + (["status"] if y is None else []),
+               dict(n=int(x.shape[0]), C=C), dict(x=x, multiplier=multiplier, shift=shift),
+               {} if y is None else dict(y=y), status)
+
+    m_half = quantize_multiplier(0.5)
+    case("per-tensor", "random accumulators, a multiplier from quantize_multiplier(0.0123)",
+         ["basic"], r.ints((40,), -2**24, 2**24), *map(lambda v: [v], quantize_multiplier(0.0123)))
+    mults = [quantize_multiplier(v) for v in (0.9, 3e-3, 1.7, 2.5e-6, 0.25)]
+    case("per-channel", "five channels, multipliers from five scales", ["basic"],
+         r.ints((8, 5), -2**20, 2**20), [m for m, _ in mults], [s for _, s in mults])
+    case("empty", "n = 0", ["empty"], i32([]), [m_half[0]], [m_half[1]])
+    case("high-mul-ties", "x*M/2**31 exactly halfway: SaturatingRoundingDoublingHighMul rounds "
+         "ties toward +inf (0.5 -> 1, -0.5 -> 0, 1.5 -> 2, -1.5 -> -1)", ["tie"],
+         [1, -1, 3, -3, 5, -5], [2**30], [0])
+    case("divide-ties", "h / 2**rs exactly halfway: RoundingDivideByPOT rounds ties away from "
+         "zero (h = x/2 exactly: 3 -> 2, -3 -> -2, 1 -> 1, -1 -> -1)", ["tie"], [6, -6, 2, -2, 10, -10], [2**30], [-1])
+    case("saturating-square", "INT32_MIN * INT32_MIN saturates to INT32_MAX", ["saturates"],
+         [I32MIN, I32MIN + 1, I32MAX, 0], [I32MIN], [0])
+    case("negative-multiplier", "negative multipliers (negative reals), as TFLite allows", ["basic"],
+         r.ints((6,), -2**30, 2**30), [-(2**30) - 12345], [-3])
+    case("shift-extremes", "shift 30 with the values that still fit, shift -31", ["max size"],
+         [-2, -1, 0, 1], [2**30 + 7], [30])
+    case("shift-min", "shift -31 shifts out almost everything", ["basic"],
+         [I32MIN, I32MAX, -(2**30), 2**30, 12345], [I32MAX], [-31])
+    case("left-shift-overflow", "2 * 2**30 leaves int32: TR_ERR_OVERFLOW before any write",
+         ["overflow"], [1, 2, 0], [2**30], [30])
+    case("shift-out-of-range", "shift 31 is outside [-31, 30]: TR_ERR_PARAM", [], [1], [2**30], [31])
+
+
+@generator("quantize_s8")
+def gen_quantize_s8(g):
+    r = g.rng
+
+    def case(slug, comment, flags, x, scale, zp):
+        x = a32(x)
+        g.case(slug, comment, flags, dict(n=int(x.shape[0]), scale=f32_param(scale), zero_point=zp),
+               dict(x=x), dict(q=nb.quantize_s8(x, scale, zp)))
+
+    case("random", "random values, scale 0.05, zero point -3", ["basic"], r.f32((64,), -6, 3), 0.05, -3)
+    case("empty", "n = 0", ["empty"], [], 0.1, 0)
+    case("ties", "x / scale exactly halfway: rounds away from zero", ["tie"],
+         [0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 126.5, -127.5], 1.0, 0)
+    case("saturates", "values beyond the int8 range, +-inf and huge clamp to -128 / 127",
+         ["saturates", "inf", "huge"], [200.0, -200.0, INF, -INF, 3e38, -3e38, 127.49, -128.5], 1.0, 0)
+    case("nan", "NaN quantizes to the zero point", ["nan"], [NAN, -NAN, 1.0], 0.5, 17)
+    case("zero-points", "zero point 127: every non-negative value saturates", ["saturates"],
+         r.f32((16,), -4, 2), 0.25, 127)
+    case("zero-point-min", "zero point -128", ["saturates"], r.f32((16,), -4, 2), 0.25, -128)
+    case("subnormal", "subnormal x, and a subnormal scale that makes x / scale huge",
+         ["subnormal", "signed zero"], [TINY, -TINY, 1e-39, -0.0, 0.0, 2e-45], 1e-44, 0)
+    case("specials", "values sprinkled with +-0, subnormals, FLT_MAX, +-inf and NaNs",
+         ["inf", "nan", "subnormal", "signed zero", "huge"], sprinkle(g, r.f32((48,), -4, 4)), 0.125, 5)
+
+
+@generator("dequantize_s8")
+def gen_dequantize_s8(g):
+    r = g.rng
+
+    def case(slug, comment, flags, q, scale, zp):
+        q = s8(q)
+        g.case(slug, comment, flags, dict(n=int(q.shape[0]), scale=f32_param(scale), zero_point=zp),
+               dict(q=q), dict(x=nb.dequantize_s8(q, scale, zp)))
+
+    case("random", "random q, scale 0.05, zero point -3", ["basic"], r.ints((64,), -128, 127, np.int8), 0.05, -3)
+    case("empty", "n = 0", ["empty"], [], 0.1, 0)
+    case("range", "every q with zero point 127 and -128: q - zp spans -255 .. 255", ["max size"],
+         np.arange(-128, 128), 0.0078125, 127)
+    case("range-zp-min", "every q, zero point -128", ["max size"], np.arange(-128, 128), 0.3, -128)
+    case("overflow", "scale near FLT_MAX: products overflow to inf", ["overflow", "inf", "huge"],
+         [-128, -1, 0, 1, 127], 3e38, 0)
+    case("subnormal", "a subnormal scale: subnormal results and -0.0", ["subnormal", "signed zero"],
+         [-128, -1, 0, 1, 127], 1e-42, 0)
+    case("negative-scale", "a negative scale (finite: allowed)", ["signed zero"], [-5, 0, 5], -0.5, 0)
+
+
+@generator("transport_quantize_s8")
+def gen_transport_quantize_s8(g):
+    r = g.rng
+
+    def case(slug, comment, flags, x, chunk):
+        x = a32(x)
+        res, status = status_of(nb.transport_quantize_s8, x, chunk)
+        expected = {} if res is None else dict(q=res[0], scale=res[1])
+        g.case(slug, comment, flags + (["status"] if res is None else []),
+               dict(n=int(x.shape[0]), chunk=chunk), dict(x=x), expected, status)
+
+    case("random", "random values, chunks of 16 (the last one shorter)", ["basic"], r.f32((100,), -8, 3), 16)
+    case("one-chunk", "chunk >= n: one scale", ["basic"], r.f32((33,)), 64)
+    case("chunk-one", "chunk = 1: every value its own scale (q is +-127 or 0)", ["basic", "signed zero"],
+         a32([3.0, -0.0, 0.0, -7.5, 1e-3]), 1)
+    case("empty", "n = 0: no scale", ["empty"], [], 8)
+    case("zero-chunk", "an all-zero chunk: scale 0, q 0", ["signed zero"], [0.0, -0.0, 0.0, 0.0, 1.0, -2.0], 4)
+    case("ties", "x / s exactly halfway: rounds away from zero", ["tie"],
+         [127.0, 0.5, -0.5, 1.5, -2.5, 63.5], 8)
+    case("subnormal", "a subnormal maximum: m / 127 underflows and is raised to 2**-149",
+         ["subnormal"], [TINY, -TINY, 0.0, 5 * TINY, 100 * TINY, -126 * TINY], 3)
+    case("huge", "values near FLT_MAX: the scale is lowered so that 127*s stays finite",
+         ["huge", "saturates"], [MAX, -MAX, 1e38, 3e30], 4)
+    case("specials", "random chunks of assorted magnitudes", ["basic"], r.f32((64,), -40, 40), 8)
+    case("not-finite", "an infinite value: TR_ERR_PARAM, nothing written", ["inf"], [1.0, INF, 2.0], 2)
+    case("nan", "a NaN: TR_ERR_PARAM", ["nan"], [1.0, NAN], 2)
+    case("chunk-zero", "chunk = 0: TR_ERR_PARAM", [], [1.0, 2.0], 0)
+
+
+@generator("transport_dequantize_s8")
+def gen_transport_dequantize_s8(g):
+    r = g.rng
+
+    def case(slug, comment, flags, q, scale, chunk):
+        q, scale = s8(q), a32(scale)
+        g.case(slug, comment, flags, dict(n=int(q.shape[0]), chunk=chunk), dict(q=q, scale=scale),
+               dict(x=nb.transport_dequantize_s8(q, scale, chunk)))
+
+    x = r.f32((100,), -8, 3)
+    q, s = nb.transport_quantize_s8(x, 16)
+    case("round-trip", "the output of transport_quantize_s8 on 100 random values", ["basic"], q, s, 16)
+    case("empty", "n = 0", ["empty"], [], [], 4)
+    case("last-chunk", "a shorter last chunk", ["basic"], r.ints((7,), -127, 127, np.int8), r.f32((3,), -10, -2), 3)
+    case("extremes", "scales near FLT_MAX and subnormal; q = +-127, 0 and -128",
+         ["huge", "subnormal", "overflow", "inf", "signed zero"],
+         [127, -127, -128, 0, 127, -127, 1, 0], [float(TRANSPORT_MAX_SCALE), 3e38, TINY, 0.0], 2)
+
+
+@generator("sgd_step_s8")
+def gen_sgd_step_s8(g):
+    r = g.rng
+
+    def case(slug, comment, flags, theta, gr, real=None, mult=None):
+        theta, gr = s8(theta), i32(gr)
+        multiplier, shift = quantize_multiplier(real) if mult is None else mult
+        out = theta.copy()
+        res, status = status_of(nb.sgd_step_s8, out, gr, multiplier, shift)
+        g.case(slug, comment, flags + (["status"] if status != "TR_OK" else []),
+               dict(n=int(theta.shape[0]), multiplier=multiplier, shift=shift),
+               dict(theta=theta, g=gr), {} if status != "TR_OK" else dict(theta=out), status)
+
+    case("random", "lr*s_g/s_w = 0.0007", ["basic"], r.ints((64,), -100, 100, np.int8),
+         r.ints((64,), -20000, 20000), 0.0007)
+    case("empty", "n = 0", ["empty"], [], [], 0.01)
+    case("saturates", "steps that push theta past -128 / 127 clamp", ["saturates"],
+         [120, -120, 127, -128, 0], [-4000, 4000, -1, 1, 0], 0.01)
+    case("ties", "MBQM steps that land halfway: ties away from zero", ["tie"],
+         [0, 0, 0, 0], [1, -1, 3, -3], 0.5)
+    case("left-shift", "a multiplier above 1 (shift > 0)", ["basic"], r.ints((16,), -50, 50, np.int8),
+         r.ints((16,), -100, 100), 3.0)
+    case("left-shift-overflow", "g * 2**shift leaves int32: TR_ERR_OVERFLOW, theta untouched",
+         ["overflow"], [1, 2], [2**29, 1], 4.0)
+
+
+@generator("reptile_interpolate_s8")
+def gen_reptile_interpolate_s8(g):
+    r = g.rng
+
+    def case(slug, comment, flags, theta, phi, eps):
+        theta, phi = s8(theta), s8(phi)
+        multiplier, shift = quantize_multiplier(eps)
+        out = theta.copy()
+        nb.reptile_interpolate_s8(out, phi, multiplier, shift)
+        g.case(slug, comment, flags, dict(n=int(theta.shape[0]), multiplier=multiplier, shift=shift),
+               dict(theta=theta, phi=phi), dict(theta=out))
+
+    t, p = r.ints((64,), -128, 127, np.int8), r.ints((64,), -128, 127, np.int8)
+    case("random", "eps = 0.1", ["basic"], t, p, 0.1)
+    case("empty", "n = 0", ["empty"], [], [], 0.5)
+    case("eps-one", "eps = 1 gives phi exactly", ["identity"], t, p, 1.0)
+    case("eps-zero", "eps = 0 gives theta", ["identity"], t, p, 0.0)
+    case("extremes", "phi - theta = +-255 at the ends of the range", ["max size"],
+         [-128, 127, -128, 127], [127, -128, -128, 127], 0.75)
+    case("ties", "eps = 0.5 on odd differences: ties away from zero", ["tie"],
+         [0, 0, 0, 0, -128], [1, -1, 3, -3, 127], 0.5)
+    case("eps-above-one", "eps = 2 overshoots: clamps to -128 / 127", ["saturates"],
+         [0, 0, 100, -100], [100, -100, 127, -128], 2.0)
+
+
+def _layer_quant(r, C, per_channel, x_scale=0.02, y_scale=0.05):
+    """(multiplier, shift) of a layer from TFLite's rule, per tensor or per output channel."""
+    w_scale = (np.float32(0.004) * (np.float32(1) + r.f32((C,), -4, -2, signed=False))
+               if per_channel else np.float32(0.006))
+    return output_multiplier(x_scale, w_scale, y_scale)
+
+
+@generator("dense_forward_s8")
+def gen_dense_forward_s8(g):
+    r = g.rng
+
+    def case(slug, comment, flags, x, w, bias, mult, x_zp=0, w_zp=0, y_zp=0, act=(-128, 127)):
+        x, w, bias = s8(x), s8(w), i32(bias)
+        multiplier, shift = i32(mult[0]), i32(mult[1])
+        B, I = x.shape
+        O = w.shape[0]
+        y, status = status_of(nb.dense_forward_s8, x, w, bias, multiplier, shift, x_zp, w_zp,
+                              y_zp, act[0], act[1])
+        g.case(slug, comment, flags + (["status"] if y is None else []),
+               dict(B=B, I=I, O=O, n_mult=int(multiplier.shape[0]), x_zero_point=x_zp,
+                    w_zero_point=w_zp, y_zero_point=y_zp, act_min=act[0], act_max=act[1]),
+               dict(x=x, w=w, bias=bias, multiplier=multiplier, shift=shift),
+               {} if y is None else dict(y=y), status)
+
+    def rnd(B, I, O):
+        return (r.ints((B, I), -128, 127, np.int8), r.ints((O, I), -127, 127, np.int8),
+                r.ints((O,), -5000, 5000))
+
+    case("one-element", "B = I = O = 1", ["one element"], *rnd(1, 1, 1), _layer_quant(r, 1, False))
+    for O in (1, 3, 4, 5, 8, 9):
+        case(f"per-channel-{O}", f"per-channel multipliers, O = {O}", ["basic", "unrolled path"],
+             *rnd(2, 7, O), _layer_quant(r, O, True), x_zp=-5, y_zp=3)
+    case("per-tensor", "one multiplier, weight zero point 3", ["basic"], *rnd(3, 9, 6),
+         _layer_quant(r, 1, False), x_zp=10, w_zp=3, y_zp=-7)
+    case("model-1x64x64", "a layer of the paper's model size", ["model size"], *rnd(1, 64, 64),
+         _layer_quant(r, 64, True), x_zp=-128, y_zp=-128)
+    case("empty-batch", "B = 0", ["empty"], *rnd(0, 4, 3), _layer_quant(r, 3, True))
+    case("no-inputs", "I = 0: acc = bias", ["empty"], *rnd(2, 0, 3), _layer_quant(r, 3, True), y_zp=1)
+    case("no-outputs", "O = 0", ["empty"], *rnd(2, 4, 0), _layer_quant(r, 1, False))
+    y_scale = 0.05
+    for act in ("relu", "relu6"):
+        case(f"activation-{act}", f"{act}: the output clamps at TFLite's activation range",
+             ["saturates"], *rnd(4, 8, 5), _layer_quant(r, 5, True, y_scale=y_scale), x_zp=2, y_zp=-20,
+             act=activation_range(act, y_scale, -20))
+    case("saturates", "a large multiplier: most outputs clamp to -128 / 127", ["saturates"],
+         *rnd(2, 16, 4), ([quantize_multiplier(0.5)[0]], [quantize_multiplier(0.5)[1]]))
+    case("zero-points-extreme", "x_zp = 127, w_zp = -128, y_zp = 127", ["saturates"],
+         *rnd(2, 5, 3), _layer_quant(r, 1, False), x_zp=127, w_zp=-128, y_zp=127)
+    # The overflow precondition at its boundary: depth 131071 with |x - x_zp| = |w| = 128 and
+    # bias 16383 makes the accumulator exactly INT32_MAX; bias 16384 must be refused.
+    I = (2**31 - 1) // (128 * 128)
+    xm, wm = np.full((1, I), -128, np.int8), np.full((1, I), -128, np.int8)
+    m = quantize_multiplier(2.0**-24)
+    case("max-depth", f"I = {I}, every product 128*128, bias {I32MAX - I * 16384}: the "
+         "accumulator reaches INT32_MAX exactly", ["max depth", "max size"], xm, wm,
+         [I32MAX - I * 16384], ([m[0]], [m[1]]))
+    case("max-depth-overflow", "the same with bias one larger: the precondition fails, "
+         "TR_ERR_OVERFLOW", ["max depth", "overflow"], xm, wm, [I32MAX - I * 16384 + 1], ([m[0]], [m[1]]))
+    case("shifted-overflow", "a left shift of 2 lowers the bound fourfold: TR_ERR_OVERFLOW",
+         ["overflow"], np.full((1, 40000), 1, np.int8), np.full((1, 40000), 1, np.int8), [0], ([2**30], [2]))
+    case("asymmetric-per-channel", "a weight zero point with per-channel multipliers: TR_ERR_PARAM",
+         [], *rnd(1, 3, 2), _layer_quant(r, 2, True), w_zp=1)
+    case("activation-inverted", "act_min > act_max: TR_ERR_PARAM", [], *rnd(1, 3, 2),
+         _layer_quant(r, 1, False), act=(10, -10))
+    case("shift-out-of-range", "shift 31: TR_ERR_PARAM", [], *rnd(1, 3, 2), ([2**30], [31]))
+
+
+@generator("conv1d_forward_s8")
+def gen_conv1d_forward_s8(g):
+    r = g.rng
+    pad = {"valid": 0, "same": 1}
+
+    def case(slug, comment, flags, x, w, bias, mult, stride=1, dilation=1, padding="valid",
+             x_zp=0, y_zp=0, act=(-128, 127)):
+        x, w, bias = s8(x), s8(w), i32(bias)
+        multiplier, shift = i32(mult[0]), i32(mult[1])
+        B, L, C_in = x.shape
+        C_out, K, _ = w.shape
+        y, status = status_of(nb.conv1d_forward_s8, x, w, bias, multiplier, shift, stride,
+                              dilation, padding, x_zp, y_zp, act[0], act[1])
+        g.case(slug, comment, flags + (["status"] if y is None else []),
+               dict(B=B, L=L, C_in=C_in, C_out=C_out, K=K, n_mult=int(multiplier.shape[0]),
+                    stride=stride, dilation=dilation, padding=pad[padding], x_zero_point=x_zp,
+                    y_zero_point=y_zp, act_min=act[0], act_max=act[1]),
+               dict(x=x, w=w, bias=bias, multiplier=multiplier, shift=shift),
+               {} if y is None else dict(y=y), status)
+
+    for B, L, ci, co, K, s, d, p, slug, flags in _conv_geometries():
+        per_channel = co % 2 == 1
+        case(slug, f"B={B} L={L} C_in={ci} C_out={co} K={K} stride={s} dilation={d} padding {p}, "
+             + ("per-channel" if per_channel else "per-tensor"), flags,
+             r.ints((B, L, ci), -128, 127, np.int8), r.ints((co, K, ci), -127, 127, np.int8),
+             r.ints((co,), -3000, 3000), _layer_quant(r, co if per_channel else 1, per_channel),
+             s, d, p, x_zp=-3, y_zp=5)
+    case("same-zero-point-padding", "padding taps are skipped: the same as padding with the "
+         "input zero point 100", ["basic"], r.ints((1, 5, 2), -128, 127, np.int8),
+         r.ints((3, 5, 2), -127, 127, np.int8), r.ints((3,), -100, 100), _layer_quant(r, 3, True),
+         padding="same", x_zp=100, y_zp=0)
+    case("activation-relu", "relu range clamps", ["saturates"], r.ints((2, 9, 3), -128, 127, np.int8),
+         r.ints((4, 3, 3), -127, 127, np.int8), r.ints((4,), -100, 100), _layer_quant(r, 4, True),
+         padding="same", y_zp=-10, act=activation_range("relu", 0.05, -10))
+    # The overflow bound at its edge: K*C_in = 65793 taps of (127 - (-128)) * -128 = -32640 and
+    # bias -127 give -INT32_MAX; bias -128 must be refused.
+    depth = (2**31 - 1) // (255 * 128)
+    xm = np.full((1, 1, depth), 127, np.int8)
+    wm = np.full((1, 1, depth), -128, np.int8)
+    m = quantize_multiplier(2.0**-24)
+    case("max-depth", f"K*C_in = {depth}, |x - x_zp| = 255, |w| = 128: the accumulator "
+         "reaches -INT32_MAX exactly", ["max depth", "max size"], xm, wm,
+         [-(I32MAX - depth * 255 * 128)], ([m[0]], [m[1]]), x_zp=-128)
+    case("max-depth-overflow", "the same with |bias| one larger: TR_ERR_OVERFLOW",
+         ["max depth", "overflow"], xm, wm, [-(I32MAX - depth * 255 * 128) - 1], ([m[0]], [m[1]]), x_zp=-128)
+    case("stride-zero", "stride 0: TR_ERR_PARAM", [], r.ints((1, 4, 1), -128, 127, np.int8),
+         r.ints((1, 2, 1), -127, 127, np.int8), [0], ([2**30], [-3]), stride=0)
 
 
 def generate_cases(seed):
