@@ -151,14 +151,49 @@ class Build:
         below = [self.stack(g, active + (f,)) for g in self.calls.get(f, ()) if g in self.frame]
         return self.frame[f] + max(below, default=0)
 
+    def runtime(self, cc, out, opt):
+        """(bytes, names) of the C runtime (libgcc, newlib) an image pulls in when it links
+        every kernel: a probe program keeps each tr_ function, the linker (--gc-sections) adds
+        what they call; the image's code and constants minus the library's and main's."""
+        probe = out / "probe.c"
+        names = sorted(set(self.public))
+        probe.write_text('#include "tinyreptile.h"\n'
+                         "typedef void (*tr_fn)(void);\n"
+                         "static tr_fn const volatile tr_size_probe[] = {\n"
+                         + "".join(f"    (tr_fn){n},\n" for n in names) + "};\n"
+                         "int main(void);\n"
+                         "int main(void)\n{\n    int n = 0;\n"
+                         f"    for (int j = 0; j < {len(names)}; j++) {{\n"
+                         "        n += tr_size_probe[j] != 0;\n    }\n    return n;\n}\n")
+        objs = sorted(str(p) for p in out.glob("*.o") if p.stem != "probe")
+        elf = out / "probe.elf"
+        run([cc, *ARCH, *CONTRACT, opt, f"-I{ROOT / 'csrc'}", str(probe), *objs, "-nostartfiles",
+             "--specs=nosys.specs", "-Wl,--gc-sections", "-Wl,-e,main", "-o", str(elf)])
+        prefix = cc[: -len("gcc")] if cc.endswith("gcc") else ""
+        image = 0
+        for line in run([prefix + "size", "-A", str(elf)]).splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] in (".text", ".rodata", ".ARM.exidx"):
+                image += int(parts[1])
+        ours = set(self.text) | {k.split(":")[-1] for k in self.text}
+        names, main_size = set(), 0
+        for line in run([prefix + "nm", "-S", "--defined-only", str(elf)]).splitlines():
+            parts = line.split()
+            if parts[-1] == "main" and len(parts) == 4:
+                main_size = int(parts[1], 16)
+            elif (parts[-2] in ("T", "t", "W") and parts[-1] not in ours and parts[-1] != "main"
+                  and (len(parts) == 4 or parts[-1].startswith("__aeabi"))):
+                names.add(parts[-1])  # sized functions, and libgcc's unsized assembly entries
+        return image - self.total - main_size, sorted(names)
+
     def external(self, f):
         return sorted({g for h in self.reach(f) for g in self.calls.get(h, ()) if g not in self.frame})
 
 
-def table(builds, cc_version):
+def table(builds, cc_version, runtime):
     fns = builds[OPTS[0]].public
     lines = [f"Cortex-M4F ({' '.join(ARCH[:1] + ARCH[2:])}), {cc_version}; bytes.", "",
-             "| kernel | flash -Os | flash -O2 | stack -Os | stack -O2 | calls into libc |",
+             "| kernel | flash -Os | flash -O2 | stack -Os | stack -O2 | calls into the C runtime |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     for f in fns:
         row = [f] + [str(builds[o].flash(f)) for o in OPTS] + [str(builds[o].stack(f)) for o in OPTS]
@@ -166,6 +201,11 @@ def table(builds, cc_version):
         lines.append("| " + " | ".join(row + [", ".join(ext) or "-"]) + " |")
     lines.append(f"| **total (library, each section once)** | **{builds['-Os'].total}** | "
                  f"**{builds['-O2'].total}** | | | |")
+    rt = {o: runtime[o][0] for o in OPTS}
+    names = ", ".join(sorted(set(runtime["-Os"][1]) | set(runtime["-O2"][1])))
+    lines.append(f"| C runtime these calls link in | {rt['-Os']} | {rt['-O2']} | | | {names or '-'} |")
+    lines.append(f"| **total in an image** | **{builds['-Os'].total + rt['-Os']}** | "
+                 f"**{builds['-O2'].total + rt['-O2']}** | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -179,8 +219,10 @@ def main(argv=None):
         print(f"size.py: {args.cc} not found (make mcu-toolchain)", file=sys.stderr)
         return 2
     version = run([args.cc, "--version"]).splitlines()[0]
-    builds = {o: Build(args.cc, o, pathlib.Path(args.out) / o.lstrip("-")) for o in OPTS}
-    text = table(builds, version)
+    outs = {o: pathlib.Path(args.out) / o.lstrip("-") for o in OPTS}
+    builds = {o: Build(args.cc, o, outs[o]) for o in OPTS}
+    runtime = {o: builds[o].runtime(args.cc, outs[o], o) for o in OPTS}
+    text = table(builds, version, runtime)
     print(text, end="")
     if args.markdown:
         pathlib.Path(args.markdown).write_text(text)
