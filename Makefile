@@ -73,10 +73,10 @@ RUNNER_DEPS  := $(LIB_SRCS) $(LIB_HDRS) $(RUNNER_HDRS)
 VEC_SRCS     := $(wildcard tinyreptile_ref/vectors/*.py)
 
 vectors: $(VEC_PY_DEP) ## Regenerate vectors/ from the NumPy twins (deterministic)
-	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors generate --out vectors
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors generate --out $(VECTORS_DIR)
 
 vectors-check: $(VEC_PY_DEP) ## Validate vectors/: schema, files, sha256
-	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors check vectors
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors check $(VECTORS_DIR)
 
 $(BUILD)/vectors/tv_embedded.c: $(VECTORS_DIR)/manifest.json $(VEC_SRCS) $(VEC_PY_DEP)
 	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors embed $(VECTORS_DIR) --out $@ >/dev/null
