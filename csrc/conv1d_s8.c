@@ -9,42 +9,6 @@
 
 #include "tr_quant.h"
 
-/* Padding codes; the same values as TR_PAD_VALID / TR_PAD_SAME of the float32 conv1d. */
-#define TR__S8_PAD_VALID 0
-#define TR__S8_PAD_SAME 1
-
-/* L_out and pad_before by TFLite's rule (tinyreptile.h). This repeats the float32 conv1d's
- * geometry so that the int8 kernel stands alone; the two are to be merged into one helper
- * (tr_conv1d_out_len) once both families are on main. */
-static tr_status tr__conv1d_s8_geometry(int32_t *L_out, int32_t *pad_before, int32_t L,
-                                        int32_t K, int32_t stride, int32_t dilation,
-                                        int32_t padding)
-{
-    int32_t span;
-    if (K < 1 || stride < 1 || dilation < 1 ||
-        (padding != TR__S8_PAD_VALID && padding != TR__S8_PAD_SAME)) {
-        return TR_ERR_PARAM;
-    }
-    if (!tr__mul_ok(&span, K - 1, dilation) || span == INT32_MAX) {
-        return TR_ERR_SHAPE;
-    }
-    span += 1; /* S = (K-1)*dilation + 1 */
-    if (padding == TR__S8_PAD_VALID) {
-        *L_out = L >= span ? (L - span) / stride + 1 : 0;
-        *pad_before = 0;
-        return TR_OK;
-    }
-    int32_t n = L / stride + (L % stride != 0); /* ceil(L / stride) */
-    int64_t reach = (int64_t)(n > 0 ? n - 1 : 0) * stride + span - (n > 0 ? 0 : stride);
-    if (reach > INT32_MAX) {
-        return TR_ERR_SHAPE;
-    }
-    int64_t total = reach - L;
-    *L_out = n;
-    *pad_before = (int32_t)((total > 0 ? total : 0) / 2);
-    return TR_OK;
-}
-
 tr_status tr_conv1d_forward_s8(int8_t *y, const int8_t *x, const int8_t *w, const int32_t *bias,
                                const int32_t *multiplier, const int32_t *shift,
                                int32_t B, int32_t L, int32_t C_in, int32_t C_out, int32_t K,
@@ -60,7 +24,7 @@ tr_status tr_conv1d_forward_s8(int8_t *y, const int8_t *x, const int8_t *w, cons
         !tr__s8_params_ok(x_zero_point, 0, y_zero_point, act_min, act_max)) {
         return TR_ERR_PARAM;
     }
-    tr_status st = tr__conv1d_s8_geometry(&L_out, &pad, L, K, stride, dilation, padding);
+    tr_status st = tr_conv1d_out_len(&L_out, &pad, L, K, stride, dilation, padding);
     if (st != TR_OK) {
         return st;
     }

@@ -79,7 +79,7 @@ def test_conv1d_s8_output_length_is_tflites(npb, L, K, stride, dilation, padding
     one = np.ones(1, np.int32)
     y = npb.conv1d_forward_s8(x, w, np.zeros(1, np.int32), one, one * 0, stride, dilation, padding)
     assert y.shape[1] == tflite_geometry(L, K, stride, dilation, padding)[0]
-    # the int8 family repeats the float32 conv1d's geometry until the two are merged: same rule
+    # and it is the float32 conv1d's geometry (one shared helper)
     assert (y.shape[1],) + (tflite_geometry(L, K, stride, dilation, padding)[1],) == \
         tuple(npb.conv1d_out_len(L, K, stride, dilation, padding))
 

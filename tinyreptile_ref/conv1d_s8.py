@@ -10,44 +10,10 @@ independent outputs [B, t, C_out]; integer sums are exact.
 import numpy as np
 
 from . import _checks as ck
+from .conv1d import PADDINGS, geometry
 from .dense_s8 import check_channels, check_s8_params
 from .errors import ParameterError, ShapeError
 from .quant import offset_range, output_stage_s8
-
-#: The padding modes and the codes the C kernel takes (TR_PAD_VALID, TR_PAD_SAME).
-PADDINGS = {"valid": 0, "same": 1}
-
-
-def conv1d_s8_geometry(L, K, stride, dilation, padding):
-    """(L_out, pad_before) by TFLite's rule, with the C kernel's int32 range checks.
-
-    S = (K-1)*dilation + 1;  valid: L_out = (L - S)//stride + 1 if L >= S else 0, pad 0;
-    same: L_out = ceil(L/stride), pad_before = max((L_out-1)*stride + S - L, 0) // 2.
-    Repeats the float32 conv1d's geometry so that this family stands alone; to be merged
-    with conv1d.py's once both are on main."""
-    span = (K - 1) * dilation + 1
-    if span > ck.INT32_MAX:
-        raise ShapeError(f"dilation: the kernel span (K-1)*dilation + 1 = {span} exceeds the "
-                         f"int32 limit {ck.INT32_MAX}")
-    if padding == "valid":
-        return ((L - span) // stride + 1 if L >= span else 0), 0
-    n = -(-L // stride)
-    reach = (max(n, 1) - 1) * stride + span - (0 if n else stride)
-    if reach > ck.INT32_MAX:
-        raise ShapeError(f"x: with padding 'same' the padded length (L_out-1)*stride + span = "
-                         f"{reach} exceeds the int32 limit {ck.INT32_MAX}")
-    return n, max(reach - L, 0) // 2
-
-
-def _products(name, shape):
-    """Every product of sizes the C side forms from left to right fits in int32."""
-    n = 1
-    for s in shape:
-        n *= s
-        if n > ck.INT32_MAX:
-            raise ShapeError(f"{name}: shape {shape} exceeds the kernels' int32 size limit "
-                             f"{ck.INT32_MAX}")
-
 
 def check_conv1d_s8(x, w, bias, multiplier, shift, stride, dilation, padding, x_zero_point,
                     y_zero_point, act_min, act_max):
@@ -61,15 +27,15 @@ def check_conv1d_s8(x, w, bias, multiplier, shift, stride, dilation, padding, x_
         raise ShapeError(f"w: shape {w.shape} has {wci} input channels, x shape {x.shape} has {C_in}")
     if K < 1:
         raise ShapeError(f"w: shape {w.shape} has kernel size {K}, expected at least 1")
-    _products("x", x.shape)
-    _products("w", w.shape)
+    ck.sizes(("x", x.shape))
+    ck.sizes(("w", w.shape))
     stride = ck.int_param("stride", stride, 1)
     dilation = ck.int_param("dilation", dilation, 1)
     if not isinstance(padding, str) or padding not in PADDINGS:
         raise ParameterError(f"padding: {padding!r} is not one of 'valid', 'same'")
     x_zp, _, y_zp, lo, hi = check_s8_params(x_zero_point, 0, y_zero_point, act_min, act_max)
-    L_out, pad = conv1d_s8_geometry(L, K, stride, dilation, padding)
-    _products("y", (B, L_out, C_out))
+    L_out, pad = geometry(L, K, stride, dilation, padding)
+    ck.sizes(("y", (B, L_out, C_out)))
     n_mult = check_channels(bias, multiplier, shift, C_out, K * C_in, offset_range(x_zp),
                             offset_range(0), "w")
     return (B, L, C_in, C_out, K, n_mult, stride, dilation, PADDINGS[padding], L_out, pad,
