@@ -6,6 +6,7 @@
  * A handler stops calling kernels once the case has failed (tv_ok), e.g. on a missing blob.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "tinyreptile.h"
 #include "tv.h"
@@ -111,6 +112,114 @@ static void run_conv1d_backward_f32(tv_ctx *t)
     }
     tv_check(t, "dw", dw);
     tv_check(t, "db", db);
+}
+
+/* ----------------------------------------------------- elementwise math, float32 */
+
+typedef tr_status (*tv_unary_f32)(float *y, const float *x, int32_t n);
+
+/* y = f(x) elementwise, blobs named in_name -> out_name. */
+static void run_unary_f32(tv_ctx *t, tv_unary_f32 f, const char *in_name, const char *out_name)
+{
+    int32_t n = tv_int(t, "n");
+    const float *x = tv_in_f32(t, in_name, n); /* [n] */
+    float *y = tv_out_f32(t, out_name, n);     /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, f(y, x, n));
+    tv_check(t, out_name, y);
+}
+
+/* dx = f(dy, other) elementwise. */
+typedef tr_status (*tv_binary_f32)(float *dx, const float *dy, const float *other, int32_t n);
+
+static void run_backward_f32(tv_ctx *t, tv_binary_f32 f, const char *other_name)
+{
+    int32_t n = tv_int(t, "n");
+    const float *dy = tv_in_f32(t, "dy", n);             /* [n] */
+    const float *other = tv_in_f32(t, other_name, n);    /* [n] */
+    float *dx = tv_out_f32(t, "dx", n);                  /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, f(dx, dy, other, n));
+    tv_check(t, "dx", dx);
+}
+
+static void run_exp_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_exp_f32, "x", "y");
+}
+
+static void run_log_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_log_f32, "x", "y");
+}
+
+static void run_tanh_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_tanh_f32, "x", "y");
+}
+
+/* ---------------------------------------------------------- activations, float32 */
+
+static void run_relu_forward_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_relu_forward_f32, "x", "y");
+}
+
+static void run_relu_backward_f32(tv_ctx *t)
+{
+    run_backward_f32(t, tr_relu_backward_f32, "x");
+}
+
+static void run_tanh_forward_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_tanh_forward_f32, "x", "y");
+}
+
+static void run_tanh_backward_f32(tv_ctx *t)
+{
+    run_backward_f32(t, tr_tanh_backward_f32, "y");
+}
+
+/* --------------------------------------------------------------- losses, float32 */
+
+static void run_mse_loss_f32(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n");
+    const float *pred = tv_in_f32(t, "pred", n);      /* [n] */
+    const float *target = tv_in_f32(t, "target", n);  /* [n] */
+    float *loss = tv_out_f32(t, "loss", 1);           /* [] */
+    int want = tv_has(t, "dpred", TV_EXPECTED);
+    float *dpred = want ? tv_out_f32(t, "dpred", n) : NULL; /* [n], optional */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_mse_loss_f32(loss, dpred, pred, target, n));
+    tv_check(t, "loss", loss);
+    if (want) {
+        tv_check(t, "dpred", dpred);
+    }
+}
+
+static void run_softmax_xent_loss_f32(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), C = tv_int(t, "C");
+    const float *logits = tv_in_f32(t, "logits", tv_mul(B, C));  /* [B][C] */
+    const int32_t *labels = tv_in_s32(t, "labels", B);           /* [B] */
+    float *loss = tv_out_f32(t, "loss", 1);                      /* [] */
+    int want = tv_has(t, "dlogits", TV_EXPECTED) || tv_expected_status(t) != TR_OK;
+    float *dlogits = want ? tv_out_f32(t, "dlogits", tv_mul(B, C)) : NULL; /* [B][C], optional */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_softmax_xent_loss_f32(loss, dlogits, logits, labels, B, C));
+    tv_check(t, "loss", loss);
+    if (want) {
+        tv_check(t, "dlogits", dlogits);
+    }
 }
 
 /* -------------------------------------------------------- optimisation, float32 */
@@ -284,6 +393,77 @@ static void run_conv1d_forward_s8(tv_ctx *t)
     tv_check(t, "y", y);
 }
 
+/* ------------------------------------------------------- multi-step sequences, float32 */
+
+/* TinyReptile on one device over several rounds, with the kernels only (see
+ * tinyreptile_ref/vectors/cases.py, gen_reptile_mlp_f32): per round phi = theta, `steps` SGD
+ * steps of dense -> activation -> dense -> loss and back, then Reptile interpolation.
+ * Flat parameters [P] = w1 [H][I], b1 [H], w2 [O][H], b2 [O]. Every kernel's status is checked;
+ * the loss and phi after every step and theta after every round are compared. */
+static void run_reptile_mlp_f32(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), I = tv_int(t, "I"), H = tv_int(t, "H"), O = tv_int(t, "O");
+    int32_t steps = tv_int(t, "steps"), rounds = tv_int(t, "rounds");
+    float lr = tv_f32(t, "lr"), eps = tv_f32(t, "eps");
+    const char *act = tv_str(t, "activation"), *loss_name = tv_str(t, "loss");
+    int tanh_act = strcmp(act, "tanh") == 0, mse = strcmp(loss_name, "mse") == 0;
+    if (!tanh_act && strcmp(act, "relu") != 0) {
+        tv_fail(t, "activation \"%s\" is not tanh or relu", act);
+    }
+    if (!mse && strcmp(loss_name, "softmax_xent") != 0) {
+        tv_fail(t, "loss \"%s\" is not mse or softmax_xent", loss_name);
+    }
+    int32_t nw1 = tv_mul(H, I), nw2 = tv_mul(O, H), n_steps = tv_mul(rounds, steps);
+    int32_t P = -1; /* H*I + H + O*H + O, when it fits */
+    if (nw1 >= 0 && nw2 >= 0 && H >= 0 && O >= 0 && nw1 <= INT32_MAX - H &&
+        nw1 + H <= INT32_MAX - nw2 && nw1 + H + nw2 <= INT32_MAX - O) {
+        P = nw1 + H + nw2 + O;
+    }
+    if (P < 0) {
+        tv_fail(t, "the parameter count H*I + H + O*H + O does not fit int32");
+        return;
+    }
+    float *theta = tv_in_f32(t, "theta", P);                              /* [P] */
+    const float *x = tv_in_f32(t, "x", tv_mul3(n_steps, B, I));           /* [rounds][steps][B][I] */
+    const float *target = mse ? tv_in_f32(t, "target", tv_mul3(n_steps, B, O)) : NULL;
+    const int32_t *labels = mse ? NULL : tv_in_s32(t, "target", tv_mul(n_steps, B));
+    float *phi = tv_scratch_f32(t, P), *grad = tv_scratch_f32(t, P);      /* [P] */
+    float *hpre = tv_scratch_f32(t, tv_mul(B, H)), *h = tv_scratch_f32(t, tv_mul(B, H));
+    float *dh = tv_scratch_f32(t, tv_mul(B, H)), *dhpre = tv_scratch_f32(t, tv_mul(B, H));
+    float *y = tv_scratch_f32(t, tv_mul(B, O)), *dy = tv_scratch_f32(t, tv_mul(B, O));
+    float *loss = tv_scratch_f32(t, 1);
+    if (!tv_ok(t)) {
+        return;
+    }
+    float *w1 = phi, *b1 = phi + nw1, *w2 = b1 + H, *b2 = w2 + nw2;
+    float *dw1 = grad, *db1 = grad + nw1, *dw2 = db1 + H, *db2 = dw2 + nw2;
+    for (int32_t r = 0; r < rounds && tv_ok(t); r++) {
+        for (int32_t j = 0; j < P; j++) {
+            phi[j] = theta[j];
+        }
+        for (int32_t s = 0; s < steps && tv_ok(t); s++) {
+            int32_t k = r * steps + s;
+            const float *xs = x + (size_t)k * (size_t)B * (size_t)I;       /* [B][I] */
+            tv_status(t, tr_dense_forward_f32(hpre, xs, w1, b1, B, I, H));
+            tv_status(t, tanh_act ? tr_tanh_forward_f32(h, hpre, tv_mul(B, H))
+                                  : tr_relu_forward_f32(h, hpre, tv_mul(B, H)));
+            tv_status(t, tr_dense_forward_f32(y, h, w2, b2, B, H, O));
+            tv_status(t, mse ? tr_mse_loss_f32(loss, dy, y, target + (size_t)k * (size_t)B * (size_t)O,
+                                               tv_mul(B, O))
+                             : tr_softmax_xent_loss_f32(loss, dy, y, labels + (size_t)k * (size_t)B, B, O));
+            tv_status(t, tr_dense_backward_f32(dh, dw2, db2, dy, h, w2, B, H, O));
+            tv_status(t, tanh_act ? tr_tanh_backward_f32(dhpre, dh, h, tv_mul(B, H))
+                                  : tr_relu_backward_f32(dhpre, dh, hpre, tv_mul(B, H)));
+            tv_status(t, tr_dense_backward_f32(NULL, dw1, db1, dhpre, xs, w1, B, I, H));
+            tv_status(t, tr_sgd_step_f32(phi, grad, lr, P));
+            tv_check_part(t, "loss", loss, k, 1);
+            tv_check_part(t, "phi", phi, k * P, P);
+        }
+        tv_status(t, tr_reptile_interpolate_f32(theta, phi, eps, P));
+        tv_check_part(t, "theta", theta, r * P, P);
+    }
+}
+
 /* ------------------------------------------------------------------------ table */
 
 const tv_handler_entry tv_handlers[] = {
@@ -292,6 +472,15 @@ const tv_handler_entry tv_handlers[] = {
     {"conv1d_out_len", run_conv1d_out_len},
     {"conv1d_forward_f32", run_conv1d_forward_f32},
     {"conv1d_backward_f32", run_conv1d_backward_f32},
+    {"exp_f32", run_exp_f32},
+    {"log_f32", run_log_f32},
+    {"tanh_f32", run_tanh_f32},
+    {"relu_forward_f32", run_relu_forward_f32},
+    {"relu_backward_f32", run_relu_backward_f32},
+    {"tanh_forward_f32", run_tanh_forward_f32},
+    {"tanh_backward_f32", run_tanh_backward_f32},
+    {"mse_loss_f32", run_mse_loss_f32},
+    {"softmax_xent_loss_f32", run_softmax_xent_loss_f32},
     {"sgd_step_f32", run_sgd_step_f32},
     {"reptile_interpolate_f32", run_reptile_interpolate_f32},
     {"multiply_by_quantized_multiplier_s32", run_multiply_by_quantized_multiplier_s32},
@@ -303,5 +492,6 @@ const tv_handler_entry tv_handlers[] = {
     {"reptile_interpolate_s8", run_reptile_interpolate_s8},
     {"dense_forward_s8", run_dense_forward_s8},
     {"conv1d_forward_s8", run_conv1d_forward_s8},
+    {"reptile_mlp_f32", run_reptile_mlp_f32},
 };
 const int32_t tv_handler_count = (int32_t)(sizeof tv_handlers / sizeof tv_handlers[0]);

@@ -290,6 +290,202 @@ def gen_conv1d_out_len(g):
                                           padding=code[padding]), {}, expected, status)
 
 
+# ----------------------------------------------------- elementwise math, float32
+
+LN_MAX = float(np.log(np.float64(MAX)))  # 88.72283...
+
+
+def _around(values, ulps=2):
+    """float32 values within `ulps` units in the last place of each of `values`."""
+    out = []
+    for v in values:
+        b = int(np.array(np.float32(v)).view(np.uint32))
+        out.extend(range(b - ulps, b + ulps + 1))
+    return np.array(out, np.uint32).view(F32)
+
+
+def _elementwise(g, twin, x_name="x", y_name="y"):
+    def case(slug, comment, flags, x):
+        x = a32(x)
+        g.case(slug, comment, flags, dict(n=int(x.size)), {x_name: x}, {y_name: twin(x)})
+    return case
+
+
+@generator("exp_f32")
+def gen_exp_f32(g):
+    r = g.rng
+    case = _elementwise(g, nb.exp_f32)
+    case("random", "random x in [-16, 16]", ["basic"], r.f32((256,), -6, 3))
+    case("wide", "x across the whole useful range [-104, 89]", ["basic"], r.f32((256,), -6, 6) * F32(0.7))
+    case("empty", "n = 0", ["empty"], [])
+    case("specials", "exp(+-0) = 1, exp(-inf) = +0, exp(inf) = inf, NaN -> NaN",
+         ["signed zero", "inf", "nan"], [0.0, -0.0, INF, -INF, NAN, float(bitsf(0xFFC00001)[0])])
+    case("overflow-edge", "around ln(FLT_MAX) = 88.72: the last finite results and inf",
+         ["overflow", "inf", "huge"], _around([LN_MAX, 88.7, 89.0, 1e30, MAX], 3))
+    case("subnormal-results", "x in [-103.98, -87.33]: results subnormal, then +0",
+         ["subnormal"], np.concatenate([_around([-87.33654, -103.27893, -103.97208, -104.0], 3),
+                                        np.linspace(-104, -87, 41, dtype=np.float32)]))
+    case("tiny-x", "|x| below 2**-24: exp(x) rounds to 1 or its neighbours", ["subnormal"],
+         [TINY, -TINY, 1e-8, -1e-8, 2.0**-25, -(2.0**-25), 2.0**-23, -(2.0**-24)])
+    case("integers", "small integers and halves", ["basic"], np.arange(-20, 21, 0.5, dtype=np.float32))
+
+
+@generator("log_f32")
+def gen_log_f32(g):
+    r = g.rng
+    case = _elementwise(g, nb.log_f32)
+    case("random", "random positive x, magnitudes 2**-20 .. 2**20", ["basic"],
+         r.f32((256,), -20, 20, signed=False))
+    case("empty", "n = 0", ["empty"], [])
+    case("specials", "log(1) = +0, log(+-0) = -inf, log(inf) = inf, negatives and NaN -> NaN",
+         ["signed zero", "inf", "nan"], [1.0, 0.0, -0.0, INF, -INF, -1.0, NAN, -TINY])
+    case("near-one", "x within a few ulps of 1: cancellation", ["cancellation"], _around([1.0], 16))
+    case("subnormal", "subnormal x down to 2**-149", ["subnormal"],
+         [TINY, 2 * TINY, 3 * TINY, float(bitsf(0x007FFFFF)[0]), MIN_NORMAL, 1e-40])
+    case("huge", "x up to FLT_MAX", ["huge"], _around([MAX, 1e38, 2.0**127], 2)[:-2])
+    case("powers-of-two", "exact powers of two: log = k*ln2", ["basic"],
+         np.array([2.0**k for k in range(-149, 128, 7)], np.float32))
+
+
+@generator("tanh_f32")
+def gen_tanh_f32(g):
+    r = g.rng
+    case = _elementwise(g, nb.tanh_f32)
+    case("random", "random x, magnitudes 2**-6 .. 2**4", ["basic"], r.f32((256,), -6, 3))
+    case("empty", "n = 0", ["empty"], [])
+    case("specials", "tanh(+-0) = +-0, tanh(+-inf) = +-1, NaN -> NaN",
+         ["signed zero", "inf", "nan"], [0.0, -0.0, INF, -INF, NAN])
+    case("saturation", "x where tanh rounds to +-1", ["saturates", "huge"],
+         np.concatenate([np.linspace(7, 10, 25, dtype=np.float32), -np.linspace(7, 10, 25, dtype=np.float32),
+                         a32([MAX, -MAX, 1e30])]))
+    case("small", "small and subnormal x: tanh(x) = x", ["subnormal"],
+         [TINY, -TINY, 1e-30, -1e-30, 2.0**-12, -(2.0**-12), 1e-4, 0.01])
+    case("branch-edges", "around 0.55 and other thresholds of the algorithm", ["basic"],
+         _around([0.5, 0.55, 0.625, 1.0, 2.0, 4.0, 9.0], 2))
+
+
+# ---------------------------------------------------------- activations, float32
+
+@generator("relu_forward_f32")
+def gen_relu_forward_f32(g):
+    r = g.rng
+    case = _elementwise(g, nb.relu_forward_f32)
+    case("random", "random x", ["basic"], r.f32((64,)))
+    case("empty", "n = 0", ["empty"], [])
+    case("specials", "-0 and NaN pass through; negatives (and -inf) give +0",
+         ["signed zero", "nan", "inf", "subnormal"], [-0.0, 0.0, NAN, -NAN, -INF, INF, -TINY, TINY, -MAX, MAX])
+
+
+@generator("relu_backward_f32")
+def gen_relu_backward_f32(g):
+    r = g.rng
+
+    def case(slug, comment, flags, dy, x):
+        dy, x = a32(dy), a32(x)
+        g.case(slug, comment, flags, dict(n=int(x.size)), dict(dy=dy, x=x),
+               dict(dx=nb.relu_backward_f32(dy, x)))
+
+    case("random", "random dy and x", ["basic"], r.f32((64,)), r.f32((64,)))
+    case("empty", "n = 0", ["empty"], [], [])
+    case("specials", "x <= 0, -0 and NaN pass +0; x > 0 passes dy (also NaN and inf dy)",
+         ["signed zero", "nan", "inf", "subnormal"],
+         [1.0, 2.0, 3.0, NAN, INF, -0.0, 5.0, 6.0], [-0.0, 0.0, NAN, 1.0, TINY, 1.0, -TINY, INF])
+
+
+@generator("tanh_forward_f32")
+def gen_tanh_forward_f32(g):
+    r = g.rng
+    case = _elementwise(g, nb.tanh_forward_f32)
+    case("random", "random x", ["basic"], r.f32((64,)))
+    case("empty", "n = 0", ["empty"], [])
+    case("specials", "+-0, +-inf, NaN, subnormals and saturation", ["signed zero", "nan", "inf", "subnormal", "saturates"],
+         [0.0, -0.0, INF, -INF, NAN, TINY, -TINY, 12.0, -12.0])
+
+
+@generator("tanh_backward_f32")
+def gen_tanh_backward_f32(g):
+    r = g.rng
+
+    def case(slug, comment, flags, dy, y):
+        dy, y = a32(dy), a32(y)
+        g.case(slug, comment, flags, dict(n=int(y.size)), dict(dy=dy, y=y),
+               dict(dx=nb.tanh_backward_f32(dy, y)))
+
+    case("random", "random dy, y = tanh of random x", ["basic"], r.f32((64,)), nb.tanh_f32(r.f32((64,))))
+    case("empty", "n = 0", ["empty"], [], [])
+    case("specials", "y = +-1 gives +-0; NaN and inf dy; y*y rounding near 1; subnormal dy",
+         ["signed zero", "nan", "inf", "cancellation", "subnormal"],
+         [1.0, -1.0, NAN, INF, 2.0, 3.0, -0.0, TINY, -1e-40], [1.0, -1.0, 0.5, 0.5, NAN, float(_around([1.0], 1)[0]), 0.0, 0.25, 0.0])
+
+
+# --------------------------------------------------------------- losses, float32
+
+@generator("mse_loss_f32")
+def gen_mse_loss_f32(g):
+    r = g.rng
+
+    def case(slug, comment, flags, pred, target, with_grad=True):
+        pred, target = a32(pred), a32(target)
+        loss, dpred = nb.mse_loss_f32(pred, target)
+        expected = dict(loss=np.array(loss, F32))
+        if with_grad:
+            expected["dpred"] = dpred
+        g.case(slug, comment + ("" if with_grad else "; no dpred blob: the runner passes NULL"),
+               flags, dict(n=int(pred.size)), dict(pred=pred, target=target), expected)
+
+    case("one-element", "n = 1", ["one element"], r.f32((1,)), r.f32((1,)))
+    case("random", "n = 40", ["basic"], r.f32((40,)), r.f32((40,)))
+    case("loss-only", "n = 17", ["basic"], r.f32((17,)), r.f32((17,)), with_grad=False)
+    case("long", "n = 3000: the sum of squares over j ascending drifts from any other order",
+         ["order", "model size"], r.f32((3000,), -2, 4), r.f32((3000,), -2, 4))
+    case("empty", "n = 0: loss +0", ["empty"], [], [])
+    case("order", "1e8**2 + 1 - ... : squares of mixed magnitudes in order", ["order"],
+         [1e4, 1.0, 1e-4, 3.0], [0.0, 0.0, 0.0, 0.0])
+    case("overflow", "d*d overflows to inf; inf - inf gives NaN", ["overflow", "inf", "nan"],
+         [3e20, INF, INF, 1.0], [-3e20, INF, 0.0, NAN])
+    case("subnormal", "differences whose squares underflow", ["subnormal", "signed zero"],
+         [1e-20, -1e-25, TINY, -0.0], [0.0, 0.0, 0.0, 0.0])
+
+
+@generator("softmax_xent_loss_f32")
+def gen_softmax_xent_loss_f32(g):
+    r = g.rng
+
+    def case(slug, comment, flags, logits, labels, with_grad=True):
+        logits, labels = a32(logits), np.array(labels, np.int32)
+        B, C = logits.shape
+        try:
+            loss, dlogits = nb.softmax_xent_loss_f32(logits, labels)
+            status = "TR_OK"
+        except ParameterError:   # a label outside [0, C): the C kernel says TR_ERR_LABEL
+            status = "TR_ERR_LABEL"
+        expected = {}
+        if status == "TR_OK":
+            expected["loss"] = np.array(loss, F32)
+            if with_grad:
+                expected["dlogits"] = dlogits
+        g.case(slug, comment + ("" if with_grad else "; no dlogits blob: the runner passes NULL"),
+               flags + (["status"] if status != "TR_OK" else []), dict(B=B, C=C),
+               dict(logits=logits, labels=labels), expected, status)
+
+    case("one-element", "B = 1, C = 1: loss 0", ["one element"], r.f32((1, 1)), [0])
+    case("random", "B = 8, C = 5", ["basic"], r.f32((8, 5), -2, 2), r.ints((8,), 0, 4))
+    case("loss-only", "B = 4, C = 3", ["basic"], r.f32((4, 3)), r.ints((4,), 0, 2), with_grad=False)
+    case("classes-10", "B = 16, C = 10 (the paper's classifier head)", ["model size"],
+         r.f32((16, 10), -4, 3), r.ints((16,), 0, 9))
+    case("empty-batch", "B = 0: loss +0", ["empty"], np.zeros((0, 4), F32), [])
+    case("huge-logits", "logits near FLT_MAX stay finite (z - m <= 0)", ["huge"],
+         [[MAX, -MAX, 0.0], [3e38, 3e38, -3e38]], [1, 0])
+    case("ties-in-max", "equal maxima: the first one is m", ["tie"], [[2.0, 2.0, 2.0], [-1.0, 5.0, 5.0]], [2, 1])
+    case("infinite-logits", "a -inf logit has probability 0; +inf or all -inf makes the row NaN",
+         ["inf", "nan"], [[-INF, 1.0, 2.0], [INF, 1.0, 0.0], [-INF, -INF, -INF]], [1, 0, 2])
+    case("nan-logit", "a NaN logit makes its row NaN", ["nan"], [[NAN, 1.0], [0.5, 0.25]], [1, 0])
+    case("tiny-logits", "subnormal and signed-zero logits: probabilities 1/C up to rounding",
+         ["subnormal", "signed zero"], [[TINY, -0.0, 0.0], [-TINY, 1e-40, -0.0]], [0, 2])
+    case("bad-label", "a label outside [0, C): TR_ERR_LABEL, nothing written", [], [[1.0, 2.0], [3.0, 4.0]], [0, 2])
+    case("negative-label", "label -1: TR_ERR_LABEL", [], [[1.0, 2.0]], [-1])
+
+
 # ---------------------------------------------------------- optimisation, float32
 
 def _update_cases(g, twin, other, scalar):
@@ -664,6 +860,82 @@ def gen_conv1d_forward_s8(g):
          ["max depth", "overflow"], xm, wm, [-(I32MAX - depth * 255 * 128) - 1], ([m[0]], [m[1]]), x_zp=-128)
     case("stride-zero", "stride 0: TR_ERR_PARAM", [], r.ints((1, 4, 1), -128, 127, np.int8),
          r.ints((1, 2, 1), -127, 127, np.int8), [0], ([2**30], [-3]), stride=0)
+
+
+# ------------------------------------------------------- multi-step sequences, float32
+
+def _mlp_views(theta, I, H, O):
+    """w1 [H, I], b1 [H], w2 [O, H], b2 [O]: views into the flat parameter buffer, in that
+    order (the layout the runner's handler uses)."""
+    sizes = (H * I, H, O * H, O)
+    ends = np.cumsum(sizes)
+    w1, b1, w2, b2 = (theta[e - s:e] for s, e in zip(sizes, ends))
+    return w1.reshape(H, I), b1, w2.reshape(O, H), b2
+
+
+def _mlp_inner_step(phi, x, target, I, H, O, activation, loss, lr):
+    """One SGD step of a two-layer perceptron on (x, target), in place on phi; returns the loss.
+    dense -> activation -> dense -> loss; backward in reverse; phi -= lr * grad (one flat SGD)."""
+    w1, b1, w2, b2 = _mlp_views(phi, I, H, O)
+    hpre = nb.dense_forward_f32(x, w1, b1)                       # [B, H]
+    h = nb.tanh_forward_f32(hpre) if activation == "tanh" else nb.relu_forward_f32(hpre)
+    y = nb.dense_forward_f32(h, w2, b2)                          # [B, O]
+    if loss == "mse":
+        value, dy = nb.mse_loss_f32(y, target)
+    else:
+        value, dy = nb.softmax_xent_loss_f32(y, target)
+    dh, dw2, db2 = nb.dense_backward_f32(dy, h, w2)
+    dhpre = nb.tanh_backward_f32(dh, h) if activation == "tanh" else nb.relu_backward_f32(dh, hpre)
+    _, dw1, db1 = nb.dense_backward_f32(dhpre, x, w1)            # dx of the first layer: unused
+    grad = np.concatenate([dw1.ravel(), db1, dw2.ravel(), db2])
+    nb.sgd_step_f32(phi, grad, lr)
+    return np.float32(value)
+
+
+@generator("reptile_mlp_f32")
+def gen_reptile_mlp_f32(g):
+    """TinyReptile on one device, end to end: for each round, phi = theta, `steps` SGD steps of
+    a two-layer perceptron on that round's task, then theta = theta + eps*(phi - theta).
+    Expected: the loss and phi after every inner step and theta after every round, so that
+    drift is caught at the step where it starts."""
+    r = g.rng
+
+    def case(slug, comment, flags, B, I, H, O, steps, rounds, lr, eps, activation, loss):
+        P = H * I + H + O * H + O
+        theta0 = r.f32((P,), -5, -1)
+        x = r.f32((rounds, steps, B, I), -2, 1)
+        if loss == "mse":
+            # A task per round: t = a*x + c*x*x*x (float32, exact-rounding operations only).
+            a = r.f32((rounds, 1, 1, 1), -1, 0)
+            c = r.f32((rounds, 1, 1, 1), -5, -3)
+            target = a * x + c * (x * x * x)
+            target = np.ascontiguousarray(target[..., :O] if O <= I else np.repeat(target[..., :1], O, -1))
+        else:
+            target = r.ints((rounds, steps, B), 0, O - 1)
+        theta = theta0.copy()
+        losses, phis, thetas = [], [], []
+        for k in range(rounds):
+            phi = theta.copy()
+            for s in range(steps):
+                losses.append(_mlp_inner_step(phi, x[k, s], target[k, s], I, H, O, activation, loss, lr))
+                phis.append(phi.copy())
+            nb.reptile_interpolate_f32(theta, phi, eps)
+            thetas.append(theta.copy())
+        g.case(slug, comment, flags + ["multi-step"],
+               dict(B=B, I=I, H=H, O=O, steps=steps, rounds=rounds, lr=f32_param(lr),
+                    eps=f32_param(eps), activation=activation, loss=loss),
+               dict(theta=theta0, x=x, target=target),
+               dict(loss=np.array(losses, F32), phi=np.array(phis, F32),
+                    theta=np.array(thetas, F32)))
+
+    case("sine-tanh-mse", "regression, 1-16-1 tanh MLP, MSE, 3 rounds of 4 SGD steps",
+         ["basic"], 5, 1, 16, 1, 4, 3, 0.02, 0.5, "tanh", "mse")
+    case("classify-relu-xent", "classification, 6-12-4 ReLU MLP, softmax cross-entropy, "
+         "3 rounds of 3 SGD steps", ["basic"], 8, 6, 12, 4, 3, 3, 0.1, 0.3, "relu", "softmax_xent")
+    case("long-run", "drift: 1-32-1 tanh MLP, MSE, 8 rounds of 5 SGD steps (40 updates)",
+         ["model size"], 4, 1, 32, 1, 5, 8, 0.01, 0.25, "tanh", "mse")
+    case("paper-head", "10-class head on 24 features, ReLU, 4 rounds of 4 steps",
+         ["model size"], 10, 24, 32, 10, 4, 4, 0.05, 0.5, "relu", "softmax_xent")
 
 
 def generate_cases(seed):
