@@ -37,7 +37,10 @@ _EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
 
 
 def run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"size.py: {' '.join(cmd)}\n{p.stderr}")
+    return p.stdout
 
 
 class Build:
@@ -62,7 +65,8 @@ class Build:
             local = set()
             for line in run([prefix + "nm", "--defined-only", str(obj)]).splitlines():
                 parts = line.split()
-                if len(parts) == 3 and parts[1] == "T" and parts[2].startswith("tr_"):
+                if (len(parts) == 3 and parts[1] == "T" and parts[2].startswith("tr_")
+                        and not parts[2].startswith("tr__")):  # tr__x: shared private helpers
                     self.public.append(parts[2])
                 elif len(parts) == 3 and parts[1] == "t":
                     local.add(parts[2])
