@@ -3,7 +3,7 @@ NumPy twins (never with C).
 
 A generator is registered with @generator("<kernel>") and receives a Gen: g.rng is the
 kernel's own SplitMix64 stream, g.case(...) records one case. Adding a kernel to the vectors
-means writing one such function here and one handler in csrc/runner/tv_handlers.c.
+means writing one such function here and one handler in tests/runner/tv_handlers.c.
 
 Blob names are the C argument names; inputs are listed in call order. An in-place kernel has
 an input and an expected blob of the same name (theta). The C runner passes sizes and scalar
