@@ -23,7 +23,7 @@ Q := @
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build test test-py test-c test-mcu bench demo clean
+.PHONY: help venv build test test-py test-c bench demo clean
 .PHONY: vectors vectors-check vectors-test mcu-test mcu-vectors size
 
 include mk/mcu.mk
@@ -44,7 +44,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py test-mcu mcu-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU self-test and vectors under QEMU
+test: test-c vectors-test test-py mcu-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -111,8 +111,8 @@ $(call mcu_program,tv_runner_embedded,$(RUNNER_CORE) tests/runner/tv_main_embedd
 $(call mcu_program,tv_runner_files,$(RUNNER_FILES) $(MCU_KERNEL_SRCS))
 MCU_VEC_ELFS := $(foreach t,$(MCU_TARGETS),$(MCU_BUILD)/$(t)/tv_runner_embedded.elf $(MCU_BUILD)/$(t)/tv_runner_files.elf)
 
-mcu-test: mcu-toolchain ## Run every vector on Cortex-M4F and Cortex-M3 under QEMU (embedded and semihosted), plus the no-FMA check
-	$(Q)$(MAKE) --no-print-directory mcu-vectors
+mcu-test: mcu-toolchain ## Every vector on Cortex-M4F and Cortex-M3 under QEMU (embedded and semihosted), the no-FMA check, and the port self-test (exit status, crash, hang)
+	$(Q)$(MAKE) --no-print-directory mcu-selftest mcu-vectors
 
 mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 	@echo "== no fused multiply-add in any Cortex-M4F object (mcu/check-no-fma.sh)"
@@ -127,10 +127,6 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2)
 	$(Q)$(PYTHON) mcu/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md
-
-# The MCU targets: toolchain (installed when missing), exit-status/crash/hang/no-FMA self-test.
-test-mcu: mcu-toolchain ## MCU self-test under QEMU (Cortex-M4F and Cortex-M3)
-	$(Q)$(MAKE) --no-print-directory mcu-selftest
 
 bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins
 	$(Q)$(PY) -m tinyreptile_ref.bench
