@@ -58,7 +58,7 @@ def notes(results):
             f"training only.")
 
 
-def figure(path, results, theta_init, seed):
+def figure(path, results, theta_init, seed, be):
     """learning curves and one held-out task before/after adaptation, as a PNG."""
     import matplotlib
     matplotlib.use("Agg")
@@ -66,10 +66,9 @@ def figure(path, results, theta_init, seed):
 
     fam = tk.Sine(seed)
     model = fam.model()
+    task = _first_eval_task(seed)
     xs, ys, _, _ = fam.eval_tasks(fl.stream(seed, fl.KEY_EVAL), 1)[0]
     grid = np.linspace(-5, 5, 201).astype(F32).reshape(-1, 1)
-    task0 = tk.Sine(seed).eval_tasks(fl.stream(seed, fl.KEY_EVAL), 1)
-    be = get_backend("numpy")  # forward passes only; the bits do not depend on the backend
     steps, lr = tk.EVAL_STEPS["sine"], results["reptile"]["config"]["inner_lr"]
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -84,10 +83,7 @@ def figure(path, results, theta_init, seed):
     ax1.grid(True, which="both", alpha=0.3)
     ax1.legend()
 
-    true = np.array([[v] for v in task0[0][3][:0, 0]])  # placeholder to keep shapes explicit
-    del true
-    sine_task = _first_eval_task(seed)
-    ax2.plot(grid[:, 0], sine_task.f(grid)[:, 0], "k-", lw=2, label="true task")
+    ax2.plot(grid[:, 0], task.f(grid)[:, 0], "k-", lw=2, label="true task")
     ax2.plot(xs[:, 0], ys[:, 0], "k^", ms=8, label=f"{len(xs)} shots")
     for a, theta in [("init", theta_init)] + [(a, r["theta"]) for a, r in results.items()]:
         ws = model.workspace(be, theta)
@@ -111,7 +107,7 @@ def _first_eval_task(seed):
     return tk.Sine(seed).device_task(rng)
 
 
-def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100):
+def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100, curve_points=20):
     from .cli import _progress, write_outputs
     be = get_backend(backend)
     os.makedirs(out, exist_ok=True)
@@ -122,7 +118,7 @@ def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100):
         progress, close = _progress(rounds, f"{LABELS[a]:11s}")
         try:
             theta, res = tk.run("sine", a, be, seed, rounds=rounds, eval_tasks=eval_tasks,
-                                progress=progress)
+                                curve_points=curve_points, progress=progress)
         finally:
             close()
         res["backend"] = backend
@@ -144,7 +140,7 @@ def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100):
     theta0 = tk.family("sine", seed).model().init(fl.stream(seed, fl.KEY_INIT))
     png = os.path.join(out, "demo.png")
     try:
-        figure(png, results, theta0, seed)
+        figure(png, results, theta0, seed, be)
         print(f"\nwrote {png}")
     except ImportError:
         print("\nmatplotlib is not installed: no figure (pip install 'tinyreptile_ref[demo]')")
