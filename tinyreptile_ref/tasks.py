@@ -192,14 +192,16 @@ DEFAULTS = {
     ("sine", "tinyreptile"): dict(rounds=30000, k=10, inner_lr=0.02, eps0=0.1),
     ("sine", "fedavg"): dict(rounds=6000, k=50, inner_lr=0.02, epochs=1, batch=10,
                              meta_batch=5),
-    ("digits", "reptile"): dict(rounds=3000, k=25, inner_lr=0.05, epochs=2, batch=5,
-                                meta_batch=1, eps0=1.0),
-    ("digits", "tinyreptile"): dict(rounds=3000, k=25, inner_lr=0.05, eps0=1.0),
-    ("digits", "fedavg"): dict(rounds=600, k=25, inner_lr=0.05, epochs=2, batch=5,
+    ("digits", "reptile"): dict(rounds=2000, k=25, inner_lr=0.1, epochs=2, batch=5,
+                                meta_batch=1, eps0=0.3),
+    ("digits", "tinyreptile"): dict(rounds=2000, k=25, inner_lr=0.1, eps0=0.3),
+    ("digits", "fedavg"): dict(rounds=400, k=25, inner_lr=0.1, epochs=2, batch=5,
                                meta_batch=5),
 }
 #: Evaluation defaults per task: adaptation steps (full batch, at the inner learning rate).
-EVAL_STEPS = {"sine": 32, "digits": 32}
+#: Sine follows the Reptile paper (32); digits uses 10, where a learned initialization shows
+#: (from the untrained init, 10 steps at lr 0.1 leave 5-way accuracy near chance).
+EVAL_STEPS = {"sine": 32, "digits": 10}
 
 
 def config(task, algo, **overrides):
