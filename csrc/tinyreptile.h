@@ -107,6 +107,107 @@ tr_status tr_sgd_step_f32(float *theta, const float *g, float lr, int32_t n);
  *   d = phi[j] - theta[j]; theta[j] = theta[j] + eps*d   (each operation rounded). */
 tr_status tr_reptile_interpolate_f32(float *theta, const float *phi, float eps, int32_t n);
 
+/* ---- quantization and int8 kernels ---- */
+
+/* Conventions, TFLite's integer scheme (the README's "int8 rules" state them in full):
+ *   real = scale * (q - zero_point); int8 tensors, int32 bias, int32 accumulators.
+ *   A real multiplier travels as (multiplier, shift), real ~ multiplier * 2^shift / 2^31,
+ *   made on the host by tinyreptile_ref.quant.quantize_multiplier (TFLite's QuantizeMultiplier).
+ *   shift lies in [-31, 30]; zero points and activation bounds in [-128, 127], act_min <=
+ *   act_max; anything else is TR_ERR_PARAM.
+ *
+ * MBQM(x, M, shift) is TFLite's double-rounding MultiplyByQuantizedMultiplier:
+ *   ls = max(shift, 0), rs = max(-shift, 0),
+ *   h = SaturatingRoundingDoublingHighMul(x * 2^ls, M)
+ *     = INT32_MAX if x * 2^ls == M == INT32_MIN, else x*2^ls*M / 2^31 rounded, ties toward +inf,
+ *   MBQM = RoundingDivideByPOT(h, rs) = h / 2^rs rounded, ties away from zero.
+ * x * 2^ls must fit in int32: a kernel checks this (TR_ERR_OVERFLOW) before it writes anything.
+ * The output stage of the int8 layers is
+ *   y = clamp(MBQM(acc, M, shift) + y_zero_point, act_min, act_max)   (the sum in 64 bits). */
+
+/* y[j][c] = MBQM(x[j][c], multiplier[c], shift[c]).
+ * x [n][C], multiplier [C], shift [C], y [n][C]; C = 1 is per-tensor. */
+tr_status tr_multiply_by_quantized_multiplier_s32(int32_t *y, const int32_t *x,
+                                                  const int32_t *multiplier, const int32_t *shift,
+                                                  int32_t n, int32_t C);
+
+/* q[j] = clamp(round(x[j] / scale) + zero_point, -128, 127)   (TFLite's AffineQuantize):
+ *   x[j] / scale is one float32 division, round is half away from zero (TfLiteRound);
+ *   NaN quantizes to zero_point, +-inf saturate. scale finite and > 0. x [n], q [n]. */
+tr_status tr_quantize_s8(int8_t *q, const float *x, int32_t n, float scale, int32_t zero_point);
+
+/* x[j] = scale * (float)(q[j] - zero_point), one float32 product (TFLite's Dequantize).
+ * scale finite. q [n], x [n]. */
+tr_status tr_dequantize_s8(float *x, const int8_t *q, int32_t n, float scale, int32_t zero_point);
+
+/* Quantized transport of a flat float32 vector: symmetric int8, one scale per chunk of
+ * `chunk` values (the last chunk may be shorter; chunk >= n is one scale for all). Chunk c:
+ *   m = max |x[j]| over the chunk;  s = m / 127 (one float32 division), raised to 2^-149 if
+ *   it underflowed to 0 with m > 0, lowered to 0x1.020406p+121 if above (so 127*s is finite);
+ *   scale[c] = s;  q[j] = 0 if m == 0, else clamp(round(x[j] / s), -127, 127), round as in
+ *   tr_quantize_s8 (the code is symmetric: -128 never occurs).
+ * Every x[j] finite (else TR_ERR_PARAM, nothing written); chunk >= 1 (else TR_ERR_PARAM).
+ * x [n], q [n], scale [ceil(n / chunk)]. */
+tr_status tr_transport_quantize_s8(int8_t *q, float *scale, const float *x, int32_t n,
+                                   int32_t chunk);
+
+/* x'[j] = scale[j / chunk] * (float)q[j], one float32 product. After tr_transport_quantize_s8,
+ *   |x[j] - x'[j]| <= s * (1/2 + 255 * 2^-24) + 2^-143   (s the chunk's scale)
+ * (half a step for the rounding, 2^-24-relative terms for the division and the product,
+ * the absolute term for subnormal scales). q [n], scale [ceil(n / chunk)], x [n]. */
+tr_status tr_transport_dequantize_s8(float *x, const int8_t *q, const float *scale, int32_t n,
+                                     int32_t chunk);
+
+/* SGD on int8 weights, in place, with a fixed-point learning rate:
+ *   theta[j] = clamp(theta[j] - MBQM(g[j], multiplier, shift), -128, 127)
+ * where g is an int32 gradient of scale s_g, theta has scale s_w, and
+ * (multiplier, shift) = quantize_multiplier(lr * s_g / s_w). theta [n], g [n]. */
+tr_status tr_sgd_step_s8(int8_t *theta, const int32_t *g, int32_t n, int32_t multiplier,
+                         int32_t shift);
+
+/* Reptile interpolation on int8 weights (theta and phi share scale and zero point), in place:
+ *   theta[j] = clamp(theta[j] + MBQM(phi[j] - theta[j], multiplier, shift), -128, 127)
+ * with (multiplier, shift) = quantize_multiplier(eps). For 0 <= eps <= 1 the result lies
+ * between theta[j] and phi[j] (never saturates); eps = 1 gives phi, eps = 0 theta. */
+tr_status tr_reptile_interpolate_s8(int8_t *theta, const int8_t *phi, int32_t n,
+                                    int32_t multiplier, int32_t shift);
+
+/* Fully connected, int8 (TFLite's FullyConnected / FullyConnectedPerChannel):
+ *   acc = 0 + (w[o][0]-w_zp)*(x[b][0]-x_zp) + (w[o][1]-w_zp)*(x[b][1]-x_zp) + ... (i ascending)
+ *         + bias[o];   int32, exact
+ *   y[b][o] = clamp(MBQM(acc, multiplier[c], shift[c]) + y_zp, act_min, act_max),
+ *   c = o if n_mult == O (per channel), c = 0 if n_mult == 1 (per tensor).
+ * w_zero_point must be 0 unless n_mult == 1 (per-channel weights are symmetric).
+ * Overflow precondition, per output o (else TR_ERR_OVERFLOW): with R(zp) = max(127-zp, 128+zp),
+ *   (I * R(x_zp) * R(w_zp) + |bias[o]|) * 2^max(shift[c], 0) <= INT32_MAX.
+ * x [B][I], w [O][I], bias [O], multiplier [n_mult], shift [n_mult], y [B][O]. */
+tr_status tr_dense_forward_s8(int8_t *y, const int8_t *x, const int8_t *w, const int32_t *bias,
+                              const int32_t *multiplier, const int32_t *shift,
+                              int32_t B, int32_t I, int32_t O, int32_t n_mult,
+                              int32_t x_zero_point, int32_t w_zero_point, int32_t y_zero_point,
+                              int32_t act_min, int32_t act_max);
+
+/* Channels-last 1-D convolution, int8 (TFLite's ConvPerChannel with height 1), symmetric
+ * weights. Geometry as conv1d float32: padding 0 = valid, 1 = same (TR_PAD_VALID/TR_PAD_SAME);
+ * S = (K-1)*dilation + 1; valid: L_out = L >= S ? (L-S)/stride + 1 : 0, pad_before = 0;
+ * same: L_out = ceil(L/stride), pad_before = max((L_out-1)*stride + S - L, 0) / 2.
+ * With p(t,k) = t*stride + k*dilation - pad_before:
+ *   acc = 0 + sum over k ascending, then ci ascending, of w[co][k][ci]*(x[b][p(t,k)][ci]-x_zp)
+ *         (taps with p(t,k) outside [0, L) skipped: TFLite's padding with the zero point)
+ *         + bias[co];   int32, exact
+ *   y[b][t][co] = clamp(MBQM(acc, multiplier[c], shift[c]) + y_zp, act_min, act_max),
+ *   c = co if n_mult == C_out, c = 0 if n_mult == 1.
+ * K, stride, dilation >= 1 (else TR_ERR_PARAM). Overflow precondition, per co:
+ *   (K * C_in * R(x_zp) * 128 + |bias[co]|) * 2^max(shift[c], 0) <= INT32_MAX.
+ * x [B][L][C_in], w [C_out][K][C_in], bias [C_out], multiplier, shift [n_mult],
+ * y [B][L_out][C_out]. */
+tr_status tr_conv1d_forward_s8(int8_t *y, const int8_t *x, const int8_t *w, const int32_t *bias,
+                               const int32_t *multiplier, const int32_t *shift,
+                               int32_t B, int32_t L, int32_t C_in, int32_t C_out, int32_t K,
+                               int32_t n_mult, int32_t stride, int32_t dilation, int32_t padding,
+                               int32_t x_zero_point, int32_t y_zero_point,
+                               int32_t act_min, int32_t act_max);
+
 /* TR_CDEF_END */
 
 #ifdef __cplusplus

@@ -13,7 +13,7 @@ def test_both_backends_expose_the_same_kernels_with_the_same_signatures(cb, npb)
     assert "dense_forward_f32" in names and "sgd_step_f32" in names
     for name in names:
         assert inspect.signature(getattr(cb, name)) == inspect.signature(getattr(npb, name)), name
-    c_names = sorted(n for n in vars(cb) if n.endswith(("_f32", "_s8")) and callable(getattr(cb, n)))
+    c_names = sorted(n for n in vars(cb) if n.endswith(backends.KERNEL_SUFFIXES) and callable(getattr(cb, n)))
     assert c_names == names
 
 

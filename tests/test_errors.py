@@ -3,7 +3,8 @@ and never reaches C."""
 import numpy as np
 import pytest
 
-from tinyreptile_ref import DTypeError, LayoutError, ParameterError, ShapeError, TinyReptileError
+from tinyreptile_ref import (AccumulatorOverflowError, DTypeError, LayoutError, ParameterError,
+                             ShapeError, TinyReptileError)
 
 f = np.float32
 X = np.ones((2, 3), f)
@@ -64,6 +65,81 @@ BAD_CALLS = [
 ]
 
 
+# int8 kernels
+i8, i32 = np.int8, np.int32
+XQ = np.zeros((2, 3), i8)
+WQ = np.zeros((4, 3), i8)
+BQ = np.zeros(4, i32)
+M1 = np.full(1, 2**30, i32)
+S1 = np.full(1, -3, i32)
+XC = np.zeros((1, 5, 3), i8)
+WC = np.zeros((4, 2, 3), i8)
+Q5 = np.zeros(5, i8)
+G5 = np.zeros(5, i32)
+BAD_CALLS += [
+    ("multiply_by_quantized_multiplier_s32", (G5.astype(np.int64), M1, S1), DTypeError, "x"),
+    ("multiply_by_quantized_multiplier_s32", (G5, M1, np.full(1, 31, i32)), ParameterError, "shift"),
+    ("multiply_by_quantized_multiplier_s32", (G5, M1, np.full(1, -32, i32)), ParameterError, "shift"),
+    ("multiply_by_quantized_multiplier_s32", (G5, np.full(2, 1, i32), S1), ShapeError, "shift"),
+    ("multiply_by_quantized_multiplier_s32", (G5, np.full(3, 1, i32), np.zeros(3, i32)), ShapeError, "x"),
+    ("multiply_by_quantized_multiplier_s32", (np.full(2, 2**30, i32), M1, np.ones(1, i32)),
+     AccumulatorOverflowError, "x"),
+    ("quantize_s8", (T, 0.0, 0), ParameterError, "scale"),
+    ("quantize_s8", (T, -1.0, 0), ParameterError, "scale"),
+    ("quantize_s8", (T, float("nan"), 0), ParameterError, "scale"),
+    ("quantize_s8", (T, 0.1, 128), ParameterError, "zero_point"),
+    ("quantize_s8", (T.astype(np.float64), 0.1, 0), DTypeError, "x"),
+    ("dequantize_s8", (Q5.astype(np.uint8), 0.1, 0), DTypeError, "q"),
+    ("dequantize_s8", (Q5, float("inf"), 0), ParameterError, "scale"),
+    ("dequantize_s8", (Q5, 0.1, -129), ParameterError, "zero_point"),
+    ("transport_quantize_s8", (T, 0), ParameterError, "chunk"),
+    ("transport_quantize_s8", (np.array([1.0, np.inf], f), 4), ParameterError, "x"),
+    ("transport_quantize_s8", (np.array([np.nan], f), 4), ParameterError, "x"),
+    ("transport_quantize_s8", (np.ones((2, 2), f), 4), ShapeError, "x"),
+    ("transport_dequantize_s8", (Q5, np.ones(1, f), 2), ShapeError, "scale"),
+    ("transport_dequantize_s8", (Q5, np.ones(3, np.float64), 2), DTypeError, "scale"),
+    ("sgd_step_s8", (Q5.copy(), np.zeros(4, i32), 2**30, -3), ShapeError, "g"),
+    ("sgd_step_s8", (Q5.copy(), G5.astype(i8), 2**30, -3), DTypeError, "g"),
+    ("sgd_step_s8", (Q5.copy(), G5, 2**31, -3), ParameterError, "multiplier"),
+    ("sgd_step_s8", (Q5.copy(), G5, 2**30, 31), ParameterError, "shift"),
+    ("sgd_step_s8", (Q5.copy(), np.full(5, 2**29, i32), 2**30, 2), AccumulatorOverflowError, "g"),
+    ("sgd_step_s8", (G5.copy(), G5, 2**30, 0), DTypeError, "theta"),
+    ("reptile_interpolate_s8", (Q5.copy(), G5, 2**30, 0), DTypeError, "phi"),
+    ("reptile_interpolate_s8", (Q5.copy(), Q5, 1.5, 0), ParameterError, "multiplier"),
+    ("reptile_interpolate_s8", (Q5.copy(), np.full(5, 100, i8), 2**30, 30),
+     AccumulatorOverflowError, "phi"),
+    ("dense_forward_s8", (XQ.astype(np.uint8), WQ, BQ, M1, S1), DTypeError, "x"),
+    ("dense_forward_s8", (XQ, np.zeros((4, 2), i8), BQ, M1, S1), ShapeError, "w"),
+    ("dense_forward_s8", (XQ, WQ, BQ.astype(np.int64), M1, S1), DTypeError, "bias"),
+    ("dense_forward_s8", (XQ, WQ, np.zeros(3, i32), M1, S1), ShapeError, "bias"),
+    ("dense_forward_s8", (XQ, WQ, BQ, np.ones(2, i32), np.zeros(2, i32)), ShapeError, "multiplier"),
+    ("dense_forward_s8", (XQ, WQ, BQ, np.ones(4, i32), np.zeros(3, i32)), ShapeError, "shift"),
+    ("dense_forward_s8", (XQ, WQ, BQ, M1, np.full(1, 31, i32)), ParameterError, "shift"),
+    ("dense_forward_s8", (XQ, WQ, BQ, M1, S1, 128), ParameterError, "x_zero_point"),
+    ("dense_forward_s8", (XQ, WQ, BQ, M1, S1, 0, -129), ParameterError, "w_zero_point"),
+    ("dense_forward_s8", (XQ, WQ, BQ, np.ones(4, i32), np.zeros(4, i32), 0, 3), ParameterError,
+     "w_zero_point"),
+    ("dense_forward_s8", (XQ, WQ, BQ, M1, S1, 0, 0, 200), ParameterError, "y_zero_point"),
+    ("dense_forward_s8", (XQ, WQ, BQ, M1, S1, 0, 0, 0, 5, 4), ParameterError, "act_max"),
+    ("dense_forward_s8", (XQ, WQ, BQ, M1, S1, 0, 0, 0, -129, 4), ParameterError, "act_min"),
+    ("dense_forward_s8", (XQ, WQ, np.full(4, 2**30, i32), M1, np.full(1, 2, i32)),
+     AccumulatorOverflowError, "w"),
+    ("dense_forward_s8", (np.zeros((2, 6), i8)[:, ::2], WQ, BQ, M1, S1), LayoutError, "x"),
+    ("conv1d_forward_s8", (XC.astype(np.int16), WC, BQ, M1, S1), DTypeError, "x"),
+    ("conv1d_forward_s8", (XC, np.zeros((4, 2, 2), i8), BQ, M1, S1), ShapeError, "w"),
+    ("conv1d_forward_s8", (XC, np.zeros((4, 0, 3), i8), BQ, M1, S1), ShapeError, "w"),
+    ("conv1d_forward_s8", (XC, WC, np.zeros(5, i32), M1, S1), ShapeError, "bias"),
+    ("conv1d_forward_s8", (XC, WC, BQ, M1, S1, 0), ParameterError, "stride"),
+    ("conv1d_forward_s8", (XC, WC, BQ, M1, S1, 1, 0), ParameterError, "dilation"),
+    ("conv1d_forward_s8", (XC, WC, BQ, M1, S1, 1, 1, "full"), ParameterError, "padding"),
+    ("conv1d_forward_s8", (XC, WC, BQ, M1, S1, 1, 1, "same", -200), ParameterError, "x_zero_point"),
+    ("conv1d_forward_s8", (XC, WC, BQ, M1, S1, 1, 1, "same", 0, 0, 10, 9), ParameterError, "act_max"),
+    ("conv1d_forward_s8", (XC, WC, BQ, M1, np.full(1, -40, i32)), ParameterError, "shift"),
+    ("conv1d_forward_s8", (XC, WC, BQ, M1, S1, 1, 2**31 - 1), ShapeError, "dilation"),
+    ("conv1d_forward_s8", (XC, WC, np.full(4, 2**31 - 1, i32), M1, S1), AccumulatorOverflowError, "w"),
+]
+
+
 def _readonly():
     t = np.ones(5, f)
     t.flags.writeable = False
@@ -71,6 +147,9 @@ def _readonly():
 
 
 BAD_CALLS.append(("sgd_step_f32", (_readonly(), T, 0.1), LayoutError, "theta"))
+_ro8 = np.zeros(5, np.int8)
+_ro8.flags.writeable = False
+BAD_CALLS.append(("reptile_interpolate_s8", (_ro8, Q5, 2**30, 0), LayoutError, "theta"))
 
 
 @pytest.mark.parametrize("kernel,args,exc,arg", BAD_CALLS, ids=[f"{k}-{a}-{e.__name__}" for k, _, e, a in BAD_CALLS])
@@ -96,6 +175,14 @@ def test_in_place_update_leaves_theta_untouched_when_refused(backend):
     with pytest.raises(ShapeError):
         backend.sgd_step_f32(theta, np.ones(4, f), 0.1)
     assert np.array_equal(theta, before)
+
+
+def test_refused_int8_update_leaves_theta_untouched(backend):
+    theta = np.arange(5, dtype=np.int8)
+    g = np.array([0, 0, 0, 0, 2**29], np.int32)     # the last one overflows the left shift
+    with pytest.raises(AccumulatorOverflowError):
+        backend.sgd_step_s8(theta, g, 2**30, 2)
+    assert theta.tolist() == [0, 1, 2, 3, 4]
 
 
 def test_a_size_beyond_int32_is_refused_even_when_the_array_is_empty(backend):

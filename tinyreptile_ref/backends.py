@@ -8,6 +8,8 @@ import importlib
 from .errors import ParameterError
 
 NAMES = ("numpy", "c")
+#: Kernel names end in their element type.
+KERNEL_SUFFIXES = ("_f32", "_s8", "_s32")
 _MODULES = {"numpy": ".numpy_backend", "c": ".cbackend"}
 
 
@@ -21,4 +23,4 @@ def get_backend(name):
 def kernel_names():
     """The public kernel functions every backend provides."""
     mod = get_backend("numpy")
-    return sorted(n for n in vars(mod) if n.endswith(("_f32", "_s8")) and callable(getattr(mod, n)))
+    return sorted(n for n in vars(mod) if n.endswith(KERNEL_SUFFIXES) and callable(getattr(mod, n)))

@@ -75,7 +75,44 @@ def conv1d_cases(rng):
     return "conv1d 49x10 -> 16, K=3 same, batch 1, fwd + bwd", kernel, blas
 
 
-CASES = [dense_cases, conv1d_cases]
+def dense_s8_cases(rng):
+    from .quant import output_multiplier
+    x = rng.integers(-128, 128, (1, 64), dtype=np.int8)
+    w = rng.integers(-127, 128, (64, 64), dtype=np.int8)
+    b = rng.integers(-20000, 20000, 64).astype(np.int32)
+    m, s = output_multiplier(0.05, rng.uniform(0.001, 0.02, 64).astype(F32), 0.08)
+    xs, ws = x.astype(np.int32) + 128, w.astype(np.int32)
+
+    def kernel(be):
+        return lambda: be.dense_forward_s8(x, w, b, m, s, -128, 0, 3)
+
+    def blas():  # the int32 accumulators only: no requantization
+        return xs @ ws.T + b
+
+    return "dense_s8 64x64, batch 1, per-channel", kernel, blas
+
+
+def conv1d_s8_cases(rng):
+    from .quant import output_multiplier
+    x = rng.integers(-128, 128, (1, 49, 10), dtype=np.int8)
+    w = rng.integers(-127, 128, (16, 3, 10), dtype=np.int8)
+    b = rng.integers(-20000, 20000, 16).astype(np.int32)
+    m, s = output_multiplier(0.05, rng.uniform(0.001, 0.02, 16).astype(F32), 0.08)
+    xp = np.zeros((1, 51, 10), np.int32)
+    xp[:, 1:50] = x.astype(np.int32) + 128
+    w2 = w.reshape(16, 30).astype(np.int32)
+
+    def kernel(be):
+        return lambda: be.conv1d_forward_s8(x, w, b, m, s, 1, 1, "same", -128, 3)
+
+    def blas():  # im2col and one int32 matmul, no requantization
+        cols = np.lib.stride_tricks.sliding_window_view(xp, 3, axis=1)  # [1, 49, 10, 3]
+        return cols.transpose(0, 1, 3, 2).reshape(49, 30) @ w2.T + b
+
+    return "conv1d_s8 B=1 L=49 C_in=10 C_out=16 K=3 same", kernel, blas
+
+
+CASES = [dense_cases, conv1d_cases, dense_s8_cases, conv1d_s8_cases]
 
 
 def run(min_time=0.2):

@@ -7,6 +7,9 @@ comes from tr_status_str().
 import numpy as np
 
 from . import _checks as ck
+from . import conv1d_s8 as _conv1d_s8
+from . import dense_s8 as _dense_s8
+from . import quant
 from .conv1d import check_conv1d, check_conv1d_out_len
 from .dense import check_dense
 from .errors import AccumulatorOverflowError, KernelError
@@ -25,6 +28,16 @@ F32 = np.float32
 def _buf(a, _from_buffer=ffi.from_buffer):
     """A float* to the array's own memory (no copy); the checks ran before."""
     return _from_buffer("float[]", a)
+
+
+def _i8(a, _from_buffer=ffi.from_buffer):
+    """An int8_t* to the array's own memory (no copy)."""
+    return _from_buffer("int8_t[]", a)
+
+
+def _i32(a, _from_buffer=ffi.from_buffer):
+    """An int32_t* to the array's own memory (no copy)."""
+    return _from_buffer("int32_t[]", a)
 
 
 def status_str(status):
@@ -99,3 +112,82 @@ def reptile_interpolate_f32(theta, phi, eps):
     eps = ck.float_param("eps", eps)
     _check("tr_reptile_interpolate_f32",
            lib.tr_reptile_interpolate_f32(_buf(theta), _buf(phi), eps, theta.shape[0]))
+
+
+# ------------------------------------------------------ quantization and int8 kernels
+
+def multiply_by_quantized_multiplier_s32(x, multiplier, shift):
+    n, C = quant.check_mbqm(x, multiplier, shift)
+    y = np.empty(x.shape, np.int32)
+    _check("tr_multiply_by_quantized_multiplier_s32",
+           lib.tr_multiply_by_quantized_multiplier_s32(_i32(y), _i32(x), _i32(multiplier),
+                                                       _i32(shift), n, C))
+    return y
+
+
+def quantize_s8(x, scale, zero_point):
+    scale, zero_point = quant.check_quantize(x, scale, zero_point)
+    q = np.empty(x.shape, np.int8)
+    _check("tr_quantize_s8", lib.tr_quantize_s8(_i8(q), _buf(x), x.size, scale, zero_point))
+    return q
+
+
+def dequantize_s8(q, scale, zero_point):
+    scale, zero_point = quant.check_dequantize(q, scale, zero_point)
+    x = np.empty(q.shape, F32)
+    _check("tr_dequantize_s8", lib.tr_dequantize_s8(_buf(x), _i8(q), q.size, scale, zero_point))
+    return x
+
+
+def transport_quantize_s8(x, chunk):
+    chunk = quant.check_transport_quantize(x, chunk)
+    n = x.shape[0]
+    q = np.empty(n, np.int8)
+    scale = np.empty(quant.n_chunks(n, chunk), F32)
+    _check("tr_transport_quantize_s8",
+           lib.tr_transport_quantize_s8(_i8(q), _buf(scale), _buf(x), n, chunk))
+    return q, scale
+
+
+def transport_dequantize_s8(q, scale, chunk):
+    chunk = quant.check_transport_dequantize(q, scale, chunk)
+    x = np.empty(q.shape[0], F32)
+    _check("tr_transport_dequantize_s8",
+           lib.tr_transport_dequantize_s8(_buf(x), _i8(q), _buf(scale), q.shape[0], chunk))
+    return x
+
+
+def sgd_step_s8(theta, g, multiplier, shift):
+    multiplier, shift = quant.check_sgd_s8(theta, g, multiplier, shift)
+    _check("tr_sgd_step_s8",
+           lib.tr_sgd_step_s8(_i8(theta), _i32(g), theta.shape[0], multiplier, shift))
+
+
+def reptile_interpolate_s8(theta, phi, multiplier, shift):
+    multiplier, shift = quant.check_reptile_s8(theta, phi, multiplier, shift)
+    _check("tr_reptile_interpolate_s8",
+           lib.tr_reptile_interpolate_s8(_i8(theta), _i8(phi), theta.shape[0], multiplier, shift))
+
+
+def dense_forward_s8(x, w, bias, multiplier, shift, x_zero_point=0, w_zero_point=0,
+                     y_zero_point=0, act_min=-128, act_max=127):
+    B, I, O, n_mult, x_zp, w_zp, y_zp, lo, hi = _dense_s8.check_dense_s8(
+        x, w, bias, multiplier, shift, x_zero_point, w_zero_point, y_zero_point, act_min, act_max)
+    y = np.empty((B, O), np.int8)
+    _check("tr_dense_forward_s8",
+           lib.tr_dense_forward_s8(_i8(y), _i8(x), _i8(w), _i32(bias), _i32(multiplier),
+                                   _i32(shift), B, I, O, n_mult, x_zp, w_zp, y_zp, lo, hi))
+    return y
+
+
+def conv1d_forward_s8(x, w, bias, multiplier, shift, stride=1, dilation=1, padding="valid",
+                      x_zero_point=0, y_zero_point=0, act_min=-128, act_max=127):
+    (B, L, C_in, C_out, K, n_mult, stride, dilation, code, L_out, _, x_zp, y_zp, lo,
+     hi) = _conv1d_s8.check_conv1d_s8(x, w, bias, multiplier, shift, stride, dilation,
+                                      padding, x_zero_point, y_zero_point, act_min, act_max)
+    y = np.empty((B, L_out, C_out), np.int8)
+    _check("tr_conv1d_forward_s8",
+           lib.tr_conv1d_forward_s8(_i8(y), _i8(x), _i8(w), _i32(bias), _i32(multiplier),
+                                    _i32(shift), B, L, C_in, C_out, K, n_mult, stride, dilation,
+                                    code, x_zp, y_zp, lo, hi))
+    return y

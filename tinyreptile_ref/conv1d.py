@@ -25,10 +25,11 @@ def _padding_code(padding):
     return PADDINGS[padding]
 
 
-def _geometry(L, K, stride, dilation, padding, L_name):
+def geometry(L, K, stride, dilation, padding, L_name="x"):
     """(L_out, pad_before) by TFLite's rule, after the C kernels' int32 range checks.
 
-    Mirrors tr__out_len in csrc/conv1d.c; `L_name` is the argument a size error names."""
+    Mirrors tr__out_len in csrc/conv1d.c (used by the float32 and the int8 conv1d);
+    `L_name` is the argument a size error names."""
     span = (K - 1) * dilation + 1
     if span > ck.INT32_MAX:
         raise ShapeError(f"dilation: the kernel span (K-1)*dilation + 1 = {span} exceeds the "
@@ -51,7 +52,7 @@ def check_conv1d_out_len(L, K, stride, dilation, padding):
     stride = ck.int_param("stride", stride, 1)
     dilation = ck.int_param("dilation", dilation, 1)
     code = _padding_code(padding)
-    L_out, pad = _geometry(L, K, stride, dilation, padding, "L")
+    L_out, pad = geometry(L, K, stride, dilation, padding, "L")
     return L, K, stride, dilation, code, L_out, pad
 
 
@@ -75,7 +76,7 @@ def check_conv1d(x, w, bias=None, dy=None, stride=1, dilation=1, padding="valid"
     code = _padding_code(padding)
     ck.sizes(("x", x.shape))
     ck.sizes(("w", w.shape))
-    L_out, pad = _geometry(L, K, stride, dilation, padding, "x")
+    L_out, pad = geometry(L, K, stride, dilation, padding, "x")
     ck.sizes(("y", (B, L_out, C_out)))
     if dy is not None:
         ck.f32("dy", dy, 3)

@@ -2,3 +2,14 @@
 from .conv1d import conv1d_backward_f32, conv1d_forward_f32, conv1d_out_len  # noqa: F401
 from .dense import dense_backward_f32, dense_forward_f32  # noqa: F401
 from .optim import reptile_interpolate_f32, sgd_step_f32  # noqa: F401
+from .conv1d_s8 import conv1d_forward_s8  # noqa: F401
+from .dense_s8 import dense_forward_s8  # noqa: F401
+from .quant import (  # noqa: F401
+    dequantize_s8,
+    multiply_by_quantized_multiplier_s32,
+    quantize_s8,
+    reptile_interpolate_s8,
+    sgd_step_s8,
+    transport_dequantize_s8,
+    transport_quantize_s8,
+)

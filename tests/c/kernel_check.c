@@ -243,6 +243,276 @@ static void check_optim(void)
     CHECK(tr_reptile_interpolate_f32(v, NULL, 0.1f, 1) == TR_ERR_NULL);
 }
 
+/* ------------------------------------------------------------------ int8 (quant.c, *_s8.c) */
+
+static int8_t *i8buf(int32_t n)
+{
+    int8_t *p = malloc(n > 0 ? (size_t)n : 1);
+    for (int32_t i = 0; i < n; i++) {
+        rng_state = rng_state * 1664525u + 1013904223u;
+        p[i] = (int8_t)((int32_t)(rng_state >> 24) - 128);
+    }
+    return p;
+}
+
+static int32_t *i32buf(int32_t n, int32_t lo, int32_t hi)
+{
+    int32_t *p = malloc(n > 0 ? (size_t)n * sizeof(int32_t) : 1);
+    for (int32_t i = 0; i < n; i++) {
+        rng_state = rng_state * 1664525u + 1013904223u;
+        int64_t span = (int64_t)hi - lo + 1; /* up to 2^32 */
+        p[i] = (int32_t)(lo + (int64_t)rng_state % span);
+    }
+    return p;
+}
+
+/* TFLite's output length (tinyreptile.h), written out again for sizing the buffers. */
+static int32_t conv_out_len(int32_t L, int32_t K, int32_t stride, int32_t dilation, int32_t same)
+{
+    int32_t span = (K - 1) * dilation + 1;
+    if (same) {
+        return (L + stride - 1) / stride;
+    }
+    return L >= span ? (L - span) / stride + 1 : 0;
+}
+
+static void check_quant(void)
+{
+    /* requantization: every shift, the edges, and the one saturating product */
+    const int32_t xs[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30), -5, -1, 0, 1, 5, 1 << 30, INT32_MAX};
+    const int32_t ms[] = {INT32_MIN, INT32_MAX, 1 << 30, -(1 << 30), 1518500250, 0};
+    for (int32_t s = -31; s <= 30; s++) {
+        for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+            int64_t shifted = (int64_t)xs[i] * ((int64_t)1 << (s > 0 ? s : 0));
+            int fits = shifted >= INT32_MIN && shifted <= INT32_MAX;
+            for (size_t j = 0; j < sizeof ms / sizeof ms[0]; j++) {
+                int32_t y = 12345, sh = s;
+                int st = tr_multiply_by_quantized_multiplier_s32(&y, &xs[i], &ms[j], &sh, 1, 1);
+                CHECK(st == (fits ? TR_OK : TR_ERR_OVERFLOW));
+                if (fits && ms[j] == 0) {
+                    CHECK(y == 0);
+                }
+                if (fits && ms[j] == (1 << 30) && s == 1) {
+                    CHECK(y == xs[i]); /* 2^30 * 2^1 / 2^31 = 1: exact */
+                }
+            }
+        }
+    }
+    {
+        int32_t x = INT32_MIN, m = INT32_MIN, s = 0, y = 0;
+        CHECK(tr_multiply_by_quantized_multiplier_s32(&y, &x, &m, &s, 1, 1) == TR_OK);
+        CHECK(y == INT32_MAX);
+        s = 31;
+        CHECK(tr_multiply_by_quantized_multiplier_s32(&y, &x, &m, &s, 1, 1) == TR_ERR_PARAM);
+        s = -32;
+        CHECK(tr_multiply_by_quantized_multiplier_s32(&y, &x, &m, &s, 1, 1) == TR_ERR_PARAM);
+        s = 0;
+        CHECK(tr_multiply_by_quantized_multiplier_s32(NULL, &x, &m, &s, 1, 1) == TR_ERR_NULL);
+        CHECK(tr_multiply_by_quantized_multiplier_s32(&y, &x, &m, &s, -1, 1) == TR_ERR_SHAPE);
+        CHECK(tr_multiply_by_quantized_multiplier_s32(NULL, NULL, &m, &s, 0, 1) == TR_OK);
+    }
+    for (int32_t n = 0; n <= 9; n++) {
+        for (int32_t C = 0; C <= 4; C++) {
+            int32_t *x = i32buf(n * C, -100000, 100000), *y = i32buf(n * C, 0, 0);
+            int32_t *m = i32buf(C, INT32_MIN, INT32_MAX), *s = i32buf(C, -31, 10);
+            CHECK(tr_multiply_by_quantized_multiplier_s32(y, x, m, s, n, C) == TR_OK);
+            free(x); free(y); free(m); free(s);
+        }
+    }
+
+    /* quantize / dequantize, incl. NaN, infinities, subnormals and huge values */
+    for (int32_t n = 0; n <= 17; n++) {
+        float *x = fbuf(n), *back = fbuf(n);
+        int8_t *q = i8buf(n), *q2 = i8buf(n);
+        if (n > 3) {
+            x[0] = 0.0f / 0.0f * 0.0f;
+            x[1] = 1.0f / 0.0f;
+            x[2] = -1.0f / 0.0f;
+            x[3] = 1e-45f;
+        }
+        CHECK(tr_quantize_s8(q, x, n, 0.0625f, -3) == TR_OK);
+        CHECK(n <= 3 || (q[0] == -3 && q[1] == 127 && q[2] == -128 && q[3] == -3));
+        CHECK(tr_dequantize_s8(back, q, n, 0.0625f, -3) == TR_OK);
+        CHECK(tr_quantize_s8(q2, back, n, 0.0625f, -3) == TR_OK); /* power-of-two scale: exact */
+        CHECK(n == 0 || memcmp(q, q2, (size_t)n) == 0);
+        CHECK(tr_quantize_s8(q, x, n, 1e-45f, 127) == TR_OK);
+        free(x); free(back); free(q); free(q2);
+    }
+    {
+        float x = 1.0f, z = 0.0f;
+        int8_t q = 0;
+        CHECK(tr_quantize_s8(&q, &x, 1, 0.0f, 0) == TR_ERR_PARAM);
+        CHECK(tr_quantize_s8(&q, &x, 1, -1.0f, 0) == TR_ERR_PARAM);
+        CHECK(tr_quantize_s8(&q, &x, 1, 1.0f / z, 0) == TR_ERR_PARAM);
+        CHECK(tr_quantize_s8(&q, &x, 1, 1.0f, 128) == TR_ERR_PARAM);
+        CHECK(tr_quantize_s8(NULL, &x, 1, 1.0f, 0) == TR_ERR_NULL);
+        CHECK(tr_quantize_s8(&q, &x, -1, 1.0f, 0) == TR_ERR_SHAPE);
+        CHECK(tr_dequantize_s8(&x, &q, 1, 0.0f / z, 0) == TR_ERR_PARAM);
+        CHECK(tr_dequantize_s8(&x, NULL, 1, 1.0f, 0) == TR_ERR_NULL);
+    }
+
+    /* transport: every chunk size, extremes, and the finite-input precondition */
+    for (int32_t n = 0; n <= 40; n += 3) {
+        for (int32_t chunk = 1; chunk <= 9; chunk += 2) {
+            int32_t nc = (n + chunk - 1) / chunk;
+            float *x = fbuf(n), *back = fbuf(n), *scale = fbuf(nc);
+            int8_t *q = i8buf(n);
+            if (n > 4) {
+                x[0] = 3.4028235e38f;
+                x[1] = -3.4028235e38f;
+                x[2] = 1e-45f;
+                x[4] = 0.0f;
+            }
+            CHECK(tr_transport_quantize_s8(q, scale, x, n, chunk) == TR_OK);
+            CHECK(tr_transport_dequantize_s8(back, q, scale, n, chunk) == TR_OK);
+            int ok = 1;
+            for (int32_t j = 0; j < n; j++) {
+                ok &= q[j] >= -127 && back[j] - back[j] == 0.0f;
+            }
+            CHECK(ok);
+            if (n > 4) {
+                x[3] = 0.0f / 0.0f * 0.0f;
+                CHECK(tr_transport_quantize_s8(q, scale, x, n, chunk) == TR_ERR_PARAM);
+            }
+            free(x); free(back); free(scale); free(q);
+        }
+    }
+    {
+        float x = 1.0f, s = 0.0f;
+        int8_t q = 0;
+        CHECK(tr_transport_quantize_s8(&q, &s, &x, 1, 0) == TR_ERR_PARAM);
+        CHECK(tr_transport_quantize_s8(&q, NULL, &x, 1, 1) == TR_ERR_NULL);
+        CHECK(tr_transport_quantize_s8(&q, &s, &x, -1, 1) == TR_ERR_SHAPE);
+        CHECK(tr_transport_dequantize_s8(&x, &q, NULL, 1, 1) == TR_ERR_NULL);
+        CHECK(tr_transport_dequantize_s8(NULL, NULL, NULL, 0, 1) == TR_OK);
+    }
+
+    /* int8 SGD and Reptile */
+    for (int32_t n = 0; n <= 17; n++) {
+        int8_t *t = i8buf(n), *phi = i8buf(n), *keep = i8buf(n);
+        int32_t *g = i32buf(n, -100000, 100000);
+        if (n > 0) {
+            memcpy(keep, t, (size_t)n);
+        }
+        CHECK(tr_sgd_step_s8(t, g, n, 0, 0) == TR_OK); /* learning rate 0 */
+        CHECK(n == 0 || memcmp(t, keep, (size_t)n) == 0);
+        CHECK(tr_sgd_step_s8(t, g, n, INT32_MIN, -3) == TR_OK);
+        CHECK(tr_reptile_interpolate_s8(t, phi, n, 1 << 30, 1) == TR_OK); /* eps = 1 */
+        CHECK(n == 0 || memcmp(t, phi, (size_t)n) == 0);
+        if (n > 0) {
+            memcpy(keep, t, (size_t)n);
+            g[n - 1] = 1 << 29;
+            CHECK(tr_sgd_step_s8(t, g, n, 1 << 30, 2) == TR_ERR_OVERFLOW);
+            CHECK(memcmp(t, keep, (size_t)n) == 0); /* refused before writing */
+        }
+        free(t); free(phi); free(keep); free(g);
+    }
+    {
+        int8_t t = 0, p = 100;
+        int32_t g = 0;
+        CHECK(tr_sgd_step_s8(&t, &g, 1, 1, 31) == TR_ERR_PARAM);
+        CHECK(tr_sgd_step_s8(&t, NULL, 1, 1, 0) == TR_ERR_NULL);
+        CHECK(tr_reptile_interpolate_s8(&t, &p, 1, 1 << 30, 30) == TR_ERR_OVERFLOW);
+        CHECK(tr_reptile_interpolate_s8(&t, &p, -1, 1 << 30, 0) == TR_ERR_SHAPE);
+    }
+}
+
+static void check_dense_s8(void)
+{
+    for (int32_t B = 0; B <= 3; B++) {
+        for (int32_t I = 0; I <= 9; I++) {
+            for (int32_t O = 0; O <= 9; O++) {
+                for (int per_channel = 0; per_channel <= 1; per_channel++) {
+                    int32_t n = per_channel ? O : 1;
+                    int8_t *x = i8buf(B * I), *w = i8buf(O * I), *y = i8buf(B * O);
+                    int32_t *bias = i32buf(O, -100000, 100000), *m = i32buf(n, INT32_MIN, INT32_MAX);
+                    int32_t *s = i32buf(n, -31, 8);
+                    CHECK(tr_dense_forward_s8(y, x, w, bias, m, s, B, I, O, n, -128,
+                                              per_channel ? 0 : 127, 127, -128, 127) == TR_OK);
+                    free(x); free(w); free(y); free(bias); free(m); free(s);
+                }
+            }
+        }
+    }
+    /* the accumulator bound at its exact boundary: 33025 * 255 * 255 + 33022 = INT32_MAX */
+    int32_t I = 33026;
+    int8_t *x = i8buf(I), *w = i8buf(I), y = 0;
+    int32_t bias = 33022, m = 1 << 30, s = -30;
+    for (int32_t i = 0; i < I; i++) {
+        x[i] = 127;
+        w[i] = 127;
+    }
+    CHECK(tr_dense_forward_s8(&y, x, w, &bias, &m, &s, 1, I - 1, 1, 1, -128, -128, 0, -128, 127) == TR_OK);
+    CHECK(y == 1);
+    bias = 33023;
+    CHECK(tr_dense_forward_s8(&y, x, w, &bias, &m, &s, 1, I - 1, 1, 1, -128, -128, 0, -128, 127) ==
+          TR_ERR_OVERFLOW);
+    bias = 0;
+    CHECK(tr_dense_forward_s8(&y, x, w, &bias, &m, &s, 1, I, 1, 1, -128, -128, 0, -128, 127) ==
+          TR_ERR_OVERFLOW);
+    free(x); free(w);
+    int8_t v[4] = {0};
+    int32_t b4[4] = {0}, m4[4] = {1, 1, 1, 1}, s4[4] = {0};
+    CHECK(tr_dense_forward_s8(NULL, v, v, b4, m4, s4, 1, 1, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_NULL);
+    CHECK(tr_dense_forward_s8(v, v, v, NULL, m4, s4, 1, 1, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_NULL);
+    CHECK(tr_dense_forward_s8(v, v, v, b4, m4, s4, -1, 1, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_SHAPE);
+    CHECK(tr_dense_forward_s8(v, v, v, b4, m4, s4, 65536, 65536, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_SHAPE);
+    CHECK(tr_dense_forward_s8(v, v, v, b4, m4, s4, 1, 1, 2, 3, 0, 0, 0, -128, 127) == TR_ERR_PARAM);
+    CHECK(tr_dense_forward_s8(v, v, v, b4, m4, s4, 1, 1, 2, 2, 0, 1, 0, -128, 127) == TR_ERR_PARAM);
+    CHECK(tr_dense_forward_s8(v, v, v, b4, m4, s4, 1, 1, 1, 1, 0, 0, 0, 5, 4) == TR_ERR_PARAM);
+    CHECK(tr_dense_forward_s8(v, v, v, b4, m4, s4, 1, 1, 1, 1, 128, 0, 0, -128, 127) == TR_ERR_PARAM);
+    s4[0] = 31;
+    CHECK(tr_dense_forward_s8(v, v, v, b4, m4, s4, 1, 1, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_PARAM);
+    CHECK(tr_dense_forward_s8(NULL, NULL, NULL, NULL, NULL, NULL, 3, 3, 0, 1, 0, 0, 0, -128, 127) == TR_OK);
+}
+
+static void check_conv1d_s8(void)
+{
+    for (int32_t B = 0; B <= 2; B++) {
+        for (int32_t L = 0; L <= 9; L++) {
+            for (int32_t C_in = 0; C_in <= 3; C_in++) {
+                for (int32_t C_out = 0; C_out <= 3; C_out++) {
+                    for (int32_t K = 1; K <= 3; K++) {
+                        for (int32_t stride = 1; stride <= 3; stride++) {
+                            for (int32_t dil = 1; dil <= 2; dil++) {
+                                for (int32_t same = 0; same <= 1; same++) {
+                                    int32_t L_out = conv_out_len(L, K, stride, dil, same);
+                                    int32_t n = (C_out > 1 && (L + K) % 2) ? C_out : 1;
+                                    int8_t *x = i8buf(B * L * C_in), *w = i8buf(C_out * K * C_in);
+                                    int8_t *y = i8buf(B * L_out * C_out);
+                                    int32_t *bias = i32buf(C_out, -100000, 100000);
+                                    int32_t *m = i32buf(n, INT32_MIN, INT32_MAX), *s = i32buf(n, -31, 8);
+                                    CHECK(tr_conv1d_forward_s8(y, x, w, bias, m, s, B, L, C_in, C_out, K,
+                                                               n, stride, dil, same, -7, 3, -128,
+                                                               127) == TR_OK);
+                                    free(x); free(w); free(y); free(bias); free(m); free(s);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    int8_t v[8] = {0};
+    int32_t b4[4] = {0}, m4[4] = {1, 1, 1, 1}, s4[4] = {0};
+    CHECK(tr_conv1d_forward_s8(v, v, v, b4, m4, s4, 1, 2, 1, 1, 0, 1, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_forward_s8(v, v, v, b4, m4, s4, 1, 2, 1, 1, 1, 1, 0, 1, 0, 0, 0, -128, 127) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_forward_s8(v, v, v, b4, m4, s4, 1, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, -128, 127) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_forward_s8(v, v, v, b4, m4, s4, 1, 2, 1, 1, 1, 1, 1, 1, 2, 0, 0, -128, 127) == TR_ERR_PARAM);
+    CHECK(tr_conv1d_forward_s8(v, v, v, b4, m4, s4, 1, 2, 1, 1, 2, 1, 1, INT32_MAX, 1, 0, 0, -128, 127) ==
+          TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_s8(v, v, v, b4, m4, s4, 1, -2, 1, 1, 1, 1, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_SHAPE);
+    CHECK(tr_conv1d_forward_s8(NULL, v, v, b4, m4, s4, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_NULL);
+    CHECK(tr_conv1d_forward_s8(v, v, v, NULL, m4, s4, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, -128, 127) == TR_ERR_NULL);
+    b4[0] = INT32_MAX;
+    CHECK(tr_conv1d_forward_s8(v, v, v, b4, m4, s4, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, -128, 127) ==
+          TR_ERR_OVERFLOW);
+    b4[0] = 0;
+    /* same padding over L = 0 gives L_out = 0 and touches nothing */
+    CHECK(tr_conv1d_forward_s8(NULL, NULL, v, b4, m4, s4, 1, 0, 1, 1, 3, 1, 1, 1, 1, 0, 0, -128, 127) == TR_OK);
+}
+
 static void check_status(void)
 {
     for (int s = -10; s <= 1; s++) {
@@ -257,6 +527,9 @@ int main(void)
     check_dense();
     check_conv1d();
     check_optim();
+    check_quant();
+    check_dense_s8();
+    check_conv1d_s8();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
