@@ -18,6 +18,7 @@ F32 = np.float32
 ALGOS = ("tinyreptile", "reptile", "fedavg")
 LABELS = {"tinyreptile": "TinyReptile", "reptile": "Reptile", "fedavg": "FedAvg",
           "init": "untrained init"}
+COLORS = {"tinyreptile": "C0", "reptile": "C1", "fedavg": "C2", "init": "0.5"}
 
 
 def _si(n):
@@ -73,10 +74,13 @@ def figure(path, results, theta_init, seed, be):
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     for a, r in results.items():
+        # x: the devices' multiply-accumulates so far, all devices together (a cost axis on
+        # which algorithms with different rounds, devices per round and steps compare)
+        per_round = r["costs"]["macs_per_round_all_devices"]
         curve = r["history"]["curve"]
-        ax1.plot([c["round"] for c in curve], [c["after"] for c in curve], marker="o", ms=3,
-                 label=LABELS[a])
-    ax1.set_xlabel("round")
+        ax1.plot([c["round"] * per_round / 1e9 for c in curve], [c["after"] for c in curve],
+                 marker="o", ms=3, color=COLORS[a], label=f"{LABELS[a]} ({r['config']['rounds']} rounds)")
+    ax1.set_xlabel("device multiply-accumulates so far, all devices (G)")
     ax1.set_ylabel("MSE after adaptation (20 held-out tasks)")
     ax1.set_yscale("log")
     ax1.set_title("learning curves (sine)")
@@ -90,8 +94,8 @@ def figure(path, results, theta_init, seed, be):
         before = ws.forward(grid)[:, 0]
         ws.fit(xs, ys, steps, lr)
         after = ws.forward(grid)[:, 0]
-        line, = ax2.plot(grid[:, 0], after, label=f"{LABELS[a]}, after {steps} steps")
-        ax2.plot(grid[:, 0], before, ls=":", color=line.get_color(), label=f"{LABELS[a]}, before")
+        ax2.plot(grid[:, 0], after, color=COLORS[a], label=f"{LABELS[a]}, after {steps} steps")
+        ax2.plot(grid[:, 0], before, ls=":", color=COLORS[a], label=f"{LABELS[a]}, before")
     ax2.set_title("one held-out task: before (dotted) and after adaptation")
     ax2.set_xlabel("x")
     ax2.set_ylabel("y")
@@ -132,10 +136,12 @@ def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100, cur
     print()
     print(notes(results))
     tr, rp = results["tinyreptile"]["costs"], results["reptile"]["costs"]
+    bt, br = tr["bytes_per_round"], rp["bytes_per_round"]
     ratio = (f"TinyReptile vs Reptile on the device: RAM per step {rp['device_ram_bytes']} / "
              f"{tr['device_ram_bytes']} B = {rp['device_ram_bytes'] / tr['device_ram_bytes']:.2f}x,"
              f" MACs per round {rp['device_macs_per_round'] / tr['device_macs_per_round']:.2f}x,"
-             f" bytes sent per round equal ({tr['bytes_per_round']} B).")
+             + (f" bytes sent per round equal ({bt} B)." if bt == br else
+                f" bytes sent per round {br / bt:.2f}x."))
     print(ratio)
     theta0 = tk.family("sine", seed).model().init(fl.stream(seed, fl.KEY_INIT))
     png = os.path.join(out, "demo.png")
