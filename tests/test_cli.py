@@ -139,3 +139,20 @@ def test_demo_runs_end_to_end_at_a_small_scale(tmp_path, capsys):
     except ImportError:
         return
     assert (out / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_progress_degrades_to_plain_text_without_tqdm(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
+    update, close = cli._progress(20, "run")
+    for done in range(1, 21):
+        update(done)
+    close()
+    err = capsys.readouterr().err
+    assert "run: 100% (20/20 rounds)" in err and "run:  50% (10/20 rounds)" in err
+
+
+def test_plan_prints_the_memory_plan_as_json(capsys):
+    assert cli.main(["plan", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["costs"]["tinyreptile"]["device_ram_bytes"] == 35860
+    assert data["costs"]["reptile"]["device_ram_bytes"] == 45504
