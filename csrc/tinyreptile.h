@@ -93,9 +93,50 @@ tr_status tr_conv1d_backward_f32(float *dx, float *dw, float *db, const float *d
 
 /* ----------------------------------------------------- elementwise math, float32 */
 
+/* The library's own exp, log and tanh (no libm), elementwise over n values; y may alias x.
+ * Their algorithms, exact operation order and special values are documented in mathf.c.
+ * Error against the exact function over all float32: exp and log < 1 ulp, tanh < 1.1 ulp.
+ * x [n], y [n]. */
+tr_status tr_exp_f32(float *y, const float *x, int32_t n);
+tr_status tr_log_f32(float *y, const float *x, int32_t n);
+tr_status tr_tanh_f32(float *y, const float *x, int32_t n);
+
 /* ---------------------------------------------------------- activations, float32 */
 
+/* Elementwise over n values; x, y, dy, dx [n] (any tensor shape, flattened).
+ * y = x < 0 ? +0 : x   (NaN and -0 pass through unchanged); y may alias x. */
+tr_status tr_relu_forward_f32(float *y, const float *x, int32_t n);
+/* dx = x > 0 ? dy : +0   (x is the forward input; NaN x gives +0); dx may alias dy. */
+tr_status tr_relu_backward_f32(float *dx, const float *dy, const float *x, int32_t n);
+/* y = tanh(x) with the library's own tanh (mathf.c); y may alias x. */
+tr_status tr_tanh_forward_f32(float *y, const float *x, int32_t n);
+/* dx = dy * (1 - y*y)   (y is the forward output; rounded after *, -, *); dx may alias dy. */
+tr_status tr_tanh_backward_f32(float *dx, const float *dy, const float *y, int32_t n);
+
 /* --------------------------------------------------------------- losses, float32 */
+
+/* Mean squared error over n values, d[j] = pred[j] - target[j]:
+ *   loss = (0 + d[0]*d[0] + d[1]*d[1] + ... (j ascending)) / (float)n
+ *   dpred[j] = d[j] * (2.0f / (float)n)   (2/n rounded once to float32 while n <= 2^24)
+ * pred, target, dpred [n] (any tensor shape, flattened). n == 0 gives loss +0 and no
+ * gradient. dpred may be NULL (loss only). */
+tr_status tr_mse_loss_f32(float *loss, float *dpred, const float *pred, const float *target,
+                          int32_t n);
+
+/* Softmax cross-entropy with integer labels, mean over the batch. For each row b:
+ *   m = z[b][0], then for c ascending from 1: m = z[b][c] if z[b][c] > m,
+ *   s = 0 + exp(z[b][0]-m) + exp(z[b][1]-m) + ... (c ascending), exp and log are mathf.c's,
+ *   loss_b = log(s) - (z[b][label[b]] - m)
+ *   loss = (0 + loss_0 + loss_1 + ... (b ascending)) / (float)B
+ *   dlogits[b][c] = (exp(z[b][c]-m) / s - (c == label[b] ? 1 : 0)) / (float)B
+ *     (the subtraction only for c == label[b]; each operation rounded once)
+ * logits [B][C], labels [B] in [0, C), dlogits [B][C] (may be NULL). B == 0 gives loss +0.
+ * Every label is checked before anything is written: one outside [0, C) (so any label when
+ * C == 0) gives TR_ERR_LABEL with loss and dlogits untouched. Since z - m <= 0, exp never
+ * overflows and s >= 1: huge finite logits give finite results; a -inf logit has
+ * probability 0, while a +inf logit, a row of only -inf or a NaN makes that row NaN. */
+tr_status tr_softmax_xent_loss_f32(float *loss, float *dlogits, const float *logits,
+                                   const int32_t *labels, int32_t B, int32_t C);
 
 /* -------------------------------------------------------- optimisation, float32 */
 

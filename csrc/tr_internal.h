@@ -6,6 +6,7 @@
 #define TR_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "tinyreptile.h"
 
@@ -28,5 +29,30 @@ static inline int tr__mul3_ok(int32_t *out, int32_t a, int32_t b, int32_t c)
     int32_t ab;
     return tr__mul_ok(&ab, a, b) && tr__mul_ok(out, ab, c);
 }
+
+/* ---- elementwise math, float32 (mathf.c) ---- */
+
+/* The raw bits of a float and back; memcpy is the punning C99 defines (compilers turn it
+ * into a register move). */
+static inline uint32_t tr__f32_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static inline float tr__f32_from_bits(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* The library's scalar exp, log and tanh: + - * / and bit manipulation only, every float
+ * operation in a fixed order (mirrored by tinyreptile_ref/mathf.py). Algorithms, special
+ * values and accuracy are documented in mathf.c. */
+float tr__expf(float x);
+float tr__logf(float x);
+float tr__tanhf(float x);
 
 #endif /* TR_INTERNAL_H */

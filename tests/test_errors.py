@@ -16,6 +16,8 @@ CX = np.ones((2, 7, 3), f)      # conv1d x [B, L, C_in]
 CW = np.ones((4, 3, 3), f)      # conv1d w [C_out, K, C_in]
 CB = np.ones(4, f)
 CDY = np.ones((2, 5, 4), f)     # dy of 'valid', stride 1: L_out = 5
+Z = np.ones((2, 3), f)
+LAB = np.array([0, 2], np.int32)
 
 # (kernel, args, exception type, the argument the message must name)
 BAD_CALLS = [
@@ -62,6 +64,28 @@ BAD_CALLS = [
     ("sgd_step_f32", (np.ones((5, 1), f), T, 0.1), ShapeError, "theta"),
     ("reptile_interpolate_f32", (T.copy(), T.astype(np.int32), 0.5), DTypeError, "phi"),
     ("reptile_interpolate_f32", (T.copy(), T, float("inf")), ParameterError, "eps"),
+    ("exp_f32", (T.astype(np.float64),), DTypeError, "x"),
+    ("log_f32", ([1.0, 2.0],), DTypeError, "x"),
+    ("tanh_f32", (np.asfortranarray(np.ones((3, 2), f)),), LayoutError, "x"),
+    ("exp_f32", (np.ones(10, f)[::2],), LayoutError, "x"),
+    ("relu_forward_f32", (T.astype(np.int32),), DTypeError, "x"),
+    ("relu_backward_f32", (T, np.ones(4, f)), ShapeError, "x"),
+    ("relu_backward_f32", (T.astype(np.float16), T), DTypeError, "dy"),
+    ("tanh_forward_f32", (np.ones((4, 6), f)[:, ::3],), LayoutError, "x"),
+    ("tanh_backward_f32", (T, np.ones((5, 1), f)), ShapeError, "y"),
+    ("tanh_backward_f32", (T, T.astype(np.float64)), DTypeError, "y"),
+    ("mse_loss_f32", (T, np.ones(4, f)), ShapeError, "target"),
+    ("mse_loss_f32", (T.astype(np.float64), T), DTypeError, "pred"),
+    ("mse_loss_f32", (T, T.tolist()), DTypeError, "target"),
+    ("softmax_xent_loss_f32", (Z, np.array([0, 3], np.int32)), ParameterError, "labels"),
+    ("softmax_xent_loss_f32", (Z, np.array([-1, 0], np.int32)), ParameterError, "labels"),
+    ("softmax_xent_loss_f32", (np.ones((2, 0), f), np.array([0, 0], np.int32)), ParameterError, "labels"),
+    ("softmax_xent_loss_f32", (Z, LAB.astype(np.int64)), DTypeError, "labels"),
+    ("softmax_xent_loss_f32", (Z, np.array([0, 1, 2], np.int32)), ShapeError, "labels"),
+    ("softmax_xent_loss_f32", (Z, LAB.reshape(2, 1)), ShapeError, "labels"),
+    ("softmax_xent_loss_f32", (np.ones(3, f), LAB), ShapeError, "logits"),
+    ("softmax_xent_loss_f32", (Z.astype(np.float64), LAB), DTypeError, "logits"),
+    ("softmax_xent_loss_f32", (Z, [0, 2]), DTypeError, "labels"),
 ]
 
 

@@ -11,8 +11,11 @@ from . import conv1d_s8 as _conv1d_s8
 from . import dense_s8 as _dense_s8
 from . import quant
 from .conv1d import check_conv1d, check_conv1d_out_len
+from .activation import check_activation
 from .dense import check_dense
 from .errors import AccumulatorOverflowError, KernelError
+from .loss import check_mse, check_softmax_xent
+from .mathf import check_mathf
 from .optim import check_update
 
 try:
@@ -191,3 +194,69 @@ def conv1d_forward_s8(x, w, bias, multiplier, shift, stride=1, dilation=1, paddi
                                     _i32(shift), B, L, C_in, C_out, K, n_mult, stride, dilation,
                                     code, x_zp, y_zp, lo, hi))
     return y
+
+
+def _elementwise(kernel, fn, x):
+    n = check_mathf(x)
+    y = np.empty(x.shape, F32)
+    _check(kernel, fn(_buf(y), _buf(x), n))
+    return y
+
+
+def exp_f32(x):
+    return _elementwise("tr_exp_f32", lib.tr_exp_f32, x)
+
+
+def log_f32(x):
+    return _elementwise("tr_log_f32", lib.tr_log_f32, x)
+
+
+def tanh_f32(x):
+    return _elementwise("tr_tanh_f32", lib.tr_tanh_f32, x)
+
+
+def relu_forward_f32(x):
+    n = check_activation("x", x)
+    y = np.empty(x.shape, F32)
+    _check("tr_relu_forward_f32", lib.tr_relu_forward_f32(_buf(y), _buf(x), n))
+    return y
+
+
+def relu_backward_f32(dy, x):
+    n = check_activation("dy", dy, "x", x)
+    dx = np.empty(dy.shape, F32)
+    _check("tr_relu_backward_f32", lib.tr_relu_backward_f32(_buf(dx), _buf(dy), _buf(x), n))
+    return dx
+
+
+def tanh_forward_f32(x):
+    n = check_activation("x", x)
+    y = np.empty(x.shape, F32)
+    _check("tr_tanh_forward_f32", lib.tr_tanh_forward_f32(_buf(y), _buf(x), n))
+    return y
+
+
+def tanh_backward_f32(dy, y):
+    n = check_activation("dy", dy, "y", y)
+    dx = np.empty(dy.shape, F32)
+    _check("tr_tanh_backward_f32", lib.tr_tanh_backward_f32(_buf(dx), _buf(dy), _buf(y), n))
+    return dx
+
+
+def mse_loss_f32(pred, target):
+    n = check_mse(pred, target)
+    loss = np.empty(1, F32)
+    dpred = np.empty(pred.shape, F32)
+    _check("tr_mse_loss_f32",
+           lib.tr_mse_loss_f32(_buf(loss), _buf(dpred), _buf(pred), _buf(target), n))
+    return loss[0], dpred
+
+
+def softmax_xent_loss_f32(logits, labels):
+    B, C = check_softmax_xent(logits, labels)
+    loss = np.empty(1, F32)
+    dlogits = np.empty((B, C), F32)
+    _check("tr_softmax_xent_loss_f32",
+           lib.tr_softmax_xent_loss_f32(_buf(loss), _buf(dlogits), _buf(logits),
+                                        _i32(labels), B, C))
+    return loss[0], dlogits

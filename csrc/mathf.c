@@ -1,0 +1,254 @@
+/* mathf.c - the library's own exp, log and tanh in float32, without libm.
+ *
+ * Built from + - * / (each rounded to float32, to nearest even, no fused multiply-add) and
+ * integer operations on the bits of floats. Every float operation below is written in the
+ * order it is evaluated, one rounding each; tinyreptile_ref/mathf.py performs the same
+ * operations in the same order on float32 arrays, so both give the same bits for every input.
+ * Rounding to an integer uses the 1.5*2^23 trick: for |v| < 2^22, (v + 0x1.8p23f) - 0x1.8p23f
+ * is v rounded to the nearest integer, ties to even (the sum's ulp is 1).
+ *
+ * Accuracy against the exact function, measured exhaustively over all 2^32 inputs on the
+ * host against double-precision libm (tests/test_mathf.py re-measures every 257th pattern):
+ *   exp: max 0.94 ulp     log: max 0.86 ulp     tanh: max 1.05 ulp
+ * an ulp being the float32 spacing at the exact result (2^-149 for subnormal results).
+ * Special values (overflow to +inf, gradual underflow, infinities, NaN, signed zeros) are
+ * those of C99 Annex F; floating-point exception flags are not part of the contract.
+ */
+#include "tr_internal.h"
+
+/* ---------------------------------------------------------------------------------- exp */
+
+#define TR__EXP_MAX 0x1.62e42ep6f      /* 88.7228317: the largest x whose exp is finite */
+#define TR__EXP_MIN (-104.0f)          /* exp(x) < 2^-150 below: the result rounds to +0 */
+#define TR__ROUND_MAGIC 0x1.8p23f      /* 1.5*2^23 */
+#define TR__INV_LN2 0x1.715476p0f      /* 1/ln 2 rounded */
+#define TR__LN2_HI 0x1.62e3p-1f        /* ln 2 to 17 bits: k*LN2_HI is exact for |k| <= 184 */
+#define TR__LN2_LO 0x1.2fefa4p-17f     /* ln 2 - LN2_HI, rounded */
+/* Taylor coefficients 1/j!, j = 2..7, rounded to float32: truncation after r^7 costs at most
+ * 0.35^8/8! < 0.09 ulp for |r| <= ln(2)/2. */
+#define TR__E2 0x1p-1f
+#define TR__E3 0x1.555556p-3f
+#define TR__E4 0x1.555556p-5f
+#define TR__E5 0x1.111112p-7f
+#define TR__E6 0x1.6c16c2p-10f
+#define TR__E7 0x1.a01a02p-13f
+
+/* 2^e for -126 <= e <= 127, built in the exponent field. */
+static float tr__pow2(int32_t e)
+{
+    return tr__f32_from_bits((uint32_t)(e + 127) << 23);
+}
+
+/* exp(x):
+ *   NaN -> NaN (x + x); x > TR__EXP_MAX (incl. +inf) -> +inf; x < -104 (incl. -inf) -> +0.
+ *   Otherwise, with every line one rounding (or exact where noted):
+ *     kf = (x*INV_LN2 + 0x1.8p23) - 0x1.8p23     x/ln2 rounded to an integer, in [-150, 128]
+ *     hi = x - kf*LN2_HI                          the product is exact, and so is the
+ *                                                 difference for k != 0 (Sterbenz)
+ *     lo = kf*LN2_LO
+ *     r  = hi - lo                                x - k ln 2, |r| <= 0.3466 + 2^-9
+ *     c  = (hi - r) - lo                          the rounding error of r (Fast2Sum)
+ *     p  = E2 + r*(E3 + r*(E4 + r*(E5 + r*(E6 + r*E7))))    Horner, innermost first
+ *     q  = (r*r)*p
+ *     y  = 1 + (r + (q + c))                      exp(r), in [0.70, 1.42]
+ *     k1 = floor(k/2), k2 = k - k1                both in [-75, 64]
+ *     result = (y * 2^k1) * 2^k2                  the first product is exact and normal, the
+ *                                                 second rounds once (also to a subnormal)
+ * exp(±0) = 1 exactly. */
+float tr__expf(float x)
+{
+    uint32_t ix = tr__f32_bits(x);
+    if ((ix & 0x7fffffffu) > 0x7f800000u) {
+        return x + x;
+    }
+    if (x > TR__EXP_MAX) {
+        return tr__f32_from_bits(0x7f800000u);
+    }
+    if (x < TR__EXP_MIN) {
+        return 0.0f;
+    }
+    float kf = x * TR__INV_LN2;
+    kf = kf + TR__ROUND_MAGIC;
+    kf = kf - TR__ROUND_MAGIC;
+    int32_t k = (int32_t)kf; /* exact: kf is an integer in [-150, 128] */
+    float hi = x - kf * TR__LN2_HI;
+    float lo = kf * TR__LN2_LO;
+    float r = hi - lo;
+    float c = (hi - r) - lo;
+    float p = TR__E6 + r * TR__E7;
+    p = TR__E5 + r * p;
+    p = TR__E4 + r * p;
+    p = TR__E3 + r * p;
+    p = TR__E2 + r * p;
+    float q = (r * r) * p;
+    float y = 1.0f + (r + (q + c));
+    int32_t k1 = (k + 200) / 2 - 100; /* floor(k/2): k + 200 > 0, so / is floor division */
+    int32_t k2 = k - k1;
+    y = y * tr__pow2(k1);
+    return y * tr__pow2(k2);
+}
+
+/* ---------------------------------------------------------------------------------- log */
+
+#define TR__SQRT_HALF_BITS 0x3f3504f3u /* sqrt(1/2) rounded: the lower end of m's range */
+/* Taylor coefficients 2/(2j+1), j = 1..4, of R(z) = (log((1+s)/(1-s)) - 2s)/s, z = s^2,
+ * rounded to float32: truncation after z^4 costs at most 2/11 z^4 < 2^-33 relative for
+ * |s| <= 3 - 2 sqrt(2) = 0.1716. */
+#define TR__L1 0x1.555556p-1f
+#define TR__L2 0x1.99999ap-2f
+#define TR__L3 0x1.24924ap-2f
+#define TR__L4 0x1.c71c72p-3f
+
+/* log(x):
+ *   NaN -> NaN (x + x); ±0 -> -inf; x < 0 (incl. -inf) -> NaN; +inf -> +inf.
+ *   Subnormal x is first multiplied by 2^25 (exact), with k = -25.
+ *   Bits: x = 2^k' * m with m in [sqrt(1/2), sqrt(2)) found by integer arithmetic on the
+ *   bits (k += k'). Then, each line one rounding:
+ *     f    = m - 1                              exact (Sterbenz)
+ *     s    = f / (2 + f)                        (2 + f rounded first)
+ *     z    = s*s
+ *     R    = z*(L1 + z*(L2 + z*(L3 + z*L4)))    Horner, innermost first
+ *     hfsq = (0.5*f)*f
+ *     dk   = (float)k                           exact, |k| <= 149
+ *     t    = s*(hfsq + R)
+ *     t    = t + dk*LN2_LO
+ *     t    = t - hfsq
+ *     t    = t + f
+ *     result = t + dk*LN2_HI                    dk*LN2_HI exact
+ *   which is k ln 2 + log(m), log(1+f) = f - hfsq + s*(hfsq + R) being an identity.
+ * log(1) = +0 exactly. */
+float tr__logf(float x)
+{
+    uint32_t ix = tr__f32_bits(x);
+    int32_t k = 0;
+    if ((ix & 0x7fffffffu) > 0x7f800000u) {
+        return x + x;
+    }
+    if ((ix & 0x7fffffffu) == 0u) {
+        return tr__f32_from_bits(0xff800000u);
+    }
+    if (ix >> 31) {
+        return tr__f32_from_bits(0x7fc00000u);
+    }
+    if (ix == 0x7f800000u) {
+        return x;
+    }
+    if (ix < 0x00800000u) {
+        x = x * 0x1p25f;
+        ix = tr__f32_bits(x);
+        k = -25;
+    }
+    ix = ix + (0x3f800000u - TR__SQRT_HALF_BITS);
+    k = k + (int32_t)(ix >> 23) - 127;
+    ix = (ix & 0x007fffffu) + TR__SQRT_HALF_BITS;
+    float m = tr__f32_from_bits(ix);
+    float f = m - 1.0f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float R = TR__L3 + z * TR__L4;
+    R = TR__L2 + z * R;
+    R = TR__L1 + z * R;
+    R = z * R;
+    float hfsq = (0.5f * f) * f;
+    float dk = (float)k;
+    float t = s * (hfsq + R);
+    t = t + dk * TR__LN2_LO;
+    t = t - hfsq;
+    t = t + f;
+    return t + dk * TR__LN2_HI;
+}
+
+/* --------------------------------------------------------------------------------- tanh */
+
+#define TR__TANH_POLY_BITS 0x3f400000u /* 0.75: below, the odd polynomial */
+#define TR__TANH_ONE_BITS 0x41200000u  /* 10: from here on tanh rounds to 1 */
+/* tanh(a) = a + a^3 P(a^2) on [0, 0.75], P of degree 5: fitted for minimal relative error
+ * (iteratively reweighted least squares in double precision), then rounded to float32; the
+ * rounded polynomial's own error is below 0.13 ulp. */
+#define TR__T1 (-0x1.55554ap-2f)
+#define TR__T2 0x1.110db8p-3f
+#define TR__T3 (-0x1.b97d3cp-5f)
+#define TR__T4 0x1.5f785ap-6f
+#define TR__T5 (-0x1.f5d36cp-8f)
+#define TR__T6 0x1.c753c4p-10f
+
+/* tanh(x) = sign(x) * t(|x|), the sign bit of x copied onto t (so tanh(-0) = -0):
+ *   NaN -> NaN (x + x).
+ *   a = |x| >= 10 (incl. inf):  t = 1
+ *   0.75 <= a < 10:             e = exp(a + a)   (tr__expf; a + a is exact)
+ *                               t = 1 - 2/(e + 1)   (e + 1, then 2/., then 1 - .; the last
+ *                               is exact since 2/(e + 1) < 1/2: no cancellation)
+ *   a < 0.75:                   z = a*a
+ *                               p = T1 + z*(T2 + z*(T3 + z*(T4 + z*(T5 + z*T6))))   Horner
+ *                               t = a + a*(z*p)   (the correction is below a/4, no
+ *                               cancellation; subnormal a gives t = a) */
+float tr__tanhf(float x)
+{
+    uint32_t ix = tr__f32_bits(x);
+    uint32_t sign = ix & 0x80000000u;
+    uint32_t ia = ix & 0x7fffffffu;
+    float a = tr__f32_from_bits(ia);
+    float t;
+    if (ia > 0x7f800000u) {
+        return x + x;
+    }
+    if (ia >= TR__TANH_ONE_BITS) {
+        t = 1.0f;
+    } else if (ia >= TR__TANH_POLY_BITS) {
+        float e = tr__expf(a + a);
+        t = 1.0f - 2.0f / (e + 1.0f);
+    } else {
+        float z = a * a;
+        float p = TR__T5 + z * TR__T6;
+        p = TR__T4 + z * p;
+        p = TR__T3 + z * p;
+        p = TR__T2 + z * p;
+        p = TR__T1 + z * p;
+        t = a + a * (z * p);
+    }
+    return tr__f32_from_bits(tr__f32_bits(t) | sign);
+}
+
+/* ------------------------------------------------------------------------ array kernels */
+
+tr_status tr_exp_f32(float *y, const float *x, int32_t n)
+{
+    if (n < 0) {
+        return TR_ERR_SHAPE;
+    }
+    if (n > 0 && (!y || !x)) {
+        return TR_ERR_NULL;
+    }
+    for (int32_t j = 0; j < n; j++) {
+        y[j] = tr__expf(x[j]);
+    }
+    return TR_OK;
+}
+
+tr_status tr_log_f32(float *y, const float *x, int32_t n)
+{
+    if (n < 0) {
+        return TR_ERR_SHAPE;
+    }
+    if (n > 0 && (!y || !x)) {
+        return TR_ERR_NULL;
+    }
+    for (int32_t j = 0; j < n; j++) {
+        y[j] = tr__logf(x[j]);
+    }
+    return TR_OK;
+}
+
+tr_status tr_tanh_f32(float *y, const float *x, int32_t n)
+{
+    if (n < 0) {
+        return TR_ERR_SHAPE;
+    }
+    if (n > 0 && (!y || !x)) {
+        return TR_ERR_NULL;
+    }
+    for (int32_t j = 0; j < n; j++) {
+        y[j] = tr__tanhf(x[j]);
+    }
+    return TR_OK;
+}
