@@ -173,7 +173,8 @@ def test_a_short_tinyreptile_run_beats_the_untrained_init_after_adaptation(cb):
     ws = model.workspace(cb)
     _, init = tk.evaluate(fam, ws, theta0, held_out, 32, cfg.inner_lr)
     _, trained = tk.evaluate(fam, ws, theta, held_out, 32, cfg.inner_lr)
-    # Measured with this seed: mean MSE ~2.0 untrained, ~0.75 trained.
+    # Measured with this seed: mean MSE 2.15 untrained, 0.79 trained, t = 5.0 on the
+    # paired differences, the trained θ better on 49 of the 50 tasks.
     assert trained.mean() < 0.6 * init.mean()
     diff = init - trained  # paired: the same tasks
     assert diff.mean() > 3 * diff.std(ddof=1) / np.sqrt(diff.size)
