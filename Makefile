@@ -131,8 +131,15 @@ size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (
 bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins
 	$(Q)$(PY) -m tinyreptile_ref.bench
 
-demo: ## The main job (arrives with TinyReptile)
-	@echo "make demo: the TinyReptile main job is not built yet; see README.md"; exit 1
+# The demo's extras (scikit-learn, matplotlib, tqdm) on top of the installed package.
+$(VENV)/.installed-demo: $(VENV)/.installed
+	$(Q)$(PY) -m pip install -q -e '.[test,demo]'
+	$(Q)touch $@
+
+DEMO_OUT ?= out/demo
+
+demo: $(VENV)/.installed-demo ## The main job: TinyReptile, Reptile, FedAvg on sine (C backend); table, JSON, PNG in out/demo
+	$(Q)$(PY) -m tinyreptile_ref demo --out $(DEMO_OUT)
 
 clean: ## Remove build products (keeps the virtual environment)
 	$(Q)rm -rf $(BUILD) tinyreptile_ref/_tinyreptile_c.* *.egg-info

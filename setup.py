@@ -9,7 +9,11 @@ setup(
     setup_requires=["cffi>=1.15"],
     install_requires=["numpy>=1.22", "cffi>=1.15"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80"],
+        "test": ["pytest>=7", "hypothesis>=6.80", "scikit-learn>=1.0"],
+        # the digits task: scikit-learn ships the 8x8 digits inside the package
+        "tasks": ["scikit-learn>=1.0"],
+        # make demo: the tasks, a figure and a progress bar
+        "demo": ["scikit-learn>=1.0", "matplotlib>=3.5", "tqdm>=4.0"],
     },
     cffi_modules=["tinyreptile_ref/_build.py:ffibuilder"],
     zip_safe=False,
