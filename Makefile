@@ -128,7 +128,7 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2)
 	$(Q)$(PYTHON) mcu/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md
 
-bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins
+bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins, and whole TinyReptile rounds on both backends
 	$(Q)$(PY) -m tinyreptile_ref.bench
 
 # The demo's extras (scikit-learn, matplotlib, tqdm) on top of the installed package.
