@@ -23,7 +23,8 @@ Q := @
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build test test-py test-c test-mcu bench demo clean
+.PHONY: help venv build test test-py test-c bench demo clean
+.PHONY: vectors vectors-check vectors-test mcu-test mcu-vectors size
 
 include mk/mcu.mk
 
@@ -43,7 +44,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c test-py test-mcu ## Run every test: C sanitizer checks, Python tests, MCU builds under QEMU
+test: test-c vectors-test test-py mcu-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -56,11 +57,78 @@ $(BUILD)/host/kernel_check_asan: tests/c/kernel_check.c $(LIB_SRCS) $(LIB_HDRS)
 test-c: $(BUILD)/host/kernel_check_asan ## Run the C kernel checks under ASan + UBSan
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $<
 
-# The MCU targets: toolchain (installed when missing), exit-status/crash/hang/no-FMA self-test.
-test-mcu: mcu-toolchain ## MCU self-test under QEMU (Cortex-M4F and Cortex-M3)
-	$(Q)$(MAKE) --no-print-directory mcu-selftest
+# ---- golden vectors ----------------------------------------------------------------------
+# vectors/ holds the cases (manifest.json + raw blobs), computed by the NumPy twins. The C
+# runner (tests/runner/) replays them through the kernels two ways: reading the files, and
+# from a generated C source with the blobs as const arrays (the way MCU images carry them).
+# VEC_PY runs the generator/embedder; VEC_PY=python3 VEC_PY_DEP= skips the virtual environment.
+VECTORS_DIR  ?= vectors
+VEC_PY       ?= $(PY)
+VEC_PY_DEP   ?= $(VENV)/.installed
+RUNNER_CORE  := tests/runner/tv_core.c tests/runner/tv_sha256.c tests/runner/tv_handlers.c
+RUNNER_HDRS  := $(wildcard tests/runner/*.h)
+RUNNER_FILES := $(RUNNER_CORE) tests/runner/tv_files.c tests/runner/tv_main_files.c
+RUNNER_EMBED := $(RUNNER_CORE) tests/runner/tv_main_embedded.c $(BUILD)/vectors/tv_embedded.c
+RUNNER_DEPS  := $(LIB_SRCS) $(LIB_HDRS) $(RUNNER_HDRS)
+VEC_SRCS     := $(wildcard tinyreptile_ref/vectors/*.py)
 
-bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins
+vectors: $(VEC_PY_DEP) ## Regenerate vectors/ from the NumPy twins (deterministic)
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors generate --out $(VECTORS_DIR)
+
+vectors-check: $(VEC_PY_DEP) ## Validate vectors/: schema, files, sha256
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors check $(VECTORS_DIR)
+
+$(BUILD)/vectors/tv_embedded.c: $(VECTORS_DIR)/manifest.json $(VEC_SRCS) $(VEC_PY_DEP)
+	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors embed $(VECTORS_DIR) --out $@ >/dev/null
+
+$(BUILD)/host/tv_runner_files: $(RUNNER_FILES) $(RUNNER_DEPS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -Icsrc -Itests/runner $(RUNNER_FILES) $(LIB_SRCS) -o $@
+
+$(BUILD)/host/tv_runner_files_asan: $(RUNNER_FILES) $(RUNNER_DEPS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) -Icsrc -Itests/runner $(RUNNER_FILES) $(LIB_SRCS) -o $@
+
+$(BUILD)/host/tv_runner_embedded: $(RUNNER_EMBED) $(RUNNER_DEPS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -Icsrc -Itests/runner $(RUNNER_EMBED) $(LIB_SRCS) -o $@
+
+RUN_SAN := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+vectors-test: $(BUILD)/host/tv_runner_files $(BUILD)/host/tv_runner_files_asan $(BUILD)/host/tv_runner_embedded ## Run every vector on the host: from files (also under ASan+UBSan) and embedded
+	@echo "== host, vectors read from files"
+	$(Q)$(BUILD)/host/tv_runner_files $(VECTORS_DIR)/manifest.json
+	@echo "== host, vectors read from files, ASan + UBSan"
+	$(Q)$(RUN_SAN) $(BUILD)/host/tv_runner_files_asan $(VECTORS_DIR)/manifest.json
+	@echo "== host, vectors embedded as const arrays"
+	$(Q)$(BUILD)/host/tv_runner_embedded
+
+# Every vector on both MCU targets under QEMU: embedded in the image, and read from vectors/
+# through semihosting (QEMU runs in the repository root). Built by mk/mcu.mk's mcu_program
+# with the targets' flags; run-qemu.sh fails on a non-zero status, a fault or a timeout.
+MCU_CPPFLAGS += -Itests/runner
+$(call mcu_program,tv_runner_embedded,$(RUNNER_CORE) tests/runner/tv_main_embedded.c $(BUILD)/vectors/tv_embedded.c $(MCU_KERNEL_SRCS))
+$(call mcu_program,tv_runner_files,$(RUNNER_FILES) $(MCU_KERNEL_SRCS))
+MCU_VEC_ELFS := $(foreach t,$(MCU_TARGETS),$(MCU_BUILD)/$(t)/tv_runner_embedded.elf $(MCU_BUILD)/$(t)/tv_runner_files.elf)
+
+mcu-test: mcu-toolchain ## Every vector on Cortex-M4F and Cortex-M3 under QEMU (embedded and semihosted), the no-FMA check, and the port self-test (exit status, crash, hang)
+	$(Q)$(MAKE) --no-print-directory mcu-selftest mcu-vectors
+
+mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
+	@echo "== no fused multiply-add in any Cortex-M4F object (mcu/check-no-fma.sh)"
+	$(Q)for t in $(MCU_TARGETS); do \
+	  case $$t in m4f) m=$(MCU_MACHINE_m4f);; m3) m=$(MCU_MACHINE_m3);; esac; \
+	  for mode in embedded files; do \
+	    echo "== $$t ($$m), vectors $$mode"; \
+	    mcu/run-qemu.sh $$m $(MCU_BUILD)/$$t/tv_runner_$$mode.elf $(MCU_TIMEOUT) || exit 1; \
+	  done; \
+	done
+
+# Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
+size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2)
+	$(Q)$(PYTHON) mcu/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md
+
+bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins, and whole TinyReptile rounds on both backends
 	$(Q)$(PY) -m tinyreptile_ref.bench
 
 # The demo's extras (scikit-learn, matplotlib, tqdm) on top of the installed package.

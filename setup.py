@@ -4,7 +4,7 @@ setup(
     name="tinyreptile_ref",
     version="0.1.0",
     description="Reference implementation of TinyReptile: bit-exact NumPy and C99 kernels",
-    packages=["tinyreptile_ref"],
+    packages=["tinyreptile_ref", "tinyreptile_ref.vectors"],
     python_requires=">=3.9",
     setup_requires=["cffi>=1.15"],
     install_requires=["numpy>=1.22", "cffi>=1.15"],

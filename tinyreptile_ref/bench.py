@@ -142,12 +142,20 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="shorter timings (less stable)")
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    ap.add_argument("--kernels-only", action="store_true",
+                    help="skip the whole-algorithm timings (about a minute)")
     args = ap.parse_args(argv)
     rows = run(0.05 if args.quick else 0.2)
     print_table(rows)
+    out = {"kernels": rows}
+    if not args.kernels_only:
+        from .bench_algo import bench_algorithms, print_algorithms
+        print()
+        out["algorithms"] = bench_algorithms(quick=args.quick)
+        print_algorithms(out["algorithms"])
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            json.dump(out, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def _add_eval(p):
     g.add_argument("--eval-tasks", type=_int(1), default=100, metavar="T",
                    help="held-out tasks for the final evaluation (default 100)")
     g.add_argument("--eval-steps", type=_int(0), metavar="S",
-                   help="full-batch SGD steps of adaptation per task (default 32)")
+                   help="full-batch SGD steps of adaptation per task (default 32 for sine, "
+                        "10 for digits)")
     g.add_argument("--curve-points", type=_int(0), default=20, metavar="P",
                    help="points of the learning curve, each on 20 held-out tasks (default 20; "
                         "0: none)")
@@ -139,6 +140,8 @@ def parser():
                          "for a quick look)")
     de.add_argument("--eval-tasks", type=_int(1), default=100, metavar="T",
                     help="held-out tasks for the final evaluation (default 100)")
+    de.add_argument("--curve-points", type=_int(1), default=20, metavar="P",
+                    help="points of each learning curve, each on 20 held-out tasks (default 20)")
 
     pl = sub.add_parser("plan", help="layer table, memory plan and per-round device costs",
                         description="Print the model's layer table and, per algorithm, the "
@@ -249,7 +252,7 @@ def main(argv=None):
             return cmd_plan(args)
         from .demo import run_demo
         return run_demo(out=args.out, backend=args.backend, seed=args.seed, scale=args.scale,
-                        eval_tasks=args.eval_tasks)
+                        eval_tasks=args.eval_tasks, curve_points=args.curve_points)
     except (TinyReptileError, ImportError, OSError) as exc:
         print(f"{ap.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ F32 = np.float32
 ALGOS = ("tinyreptile", "reptile", "fedavg")
 LABELS = {"tinyreptile": "TinyReptile", "reptile": "Reptile", "fedavg": "FedAvg",
           "init": "untrained init"}
+COLORS = {"tinyreptile": "C0", "reptile": "C1", "fedavg": "C2", "init": "0.5"}
 
 
 def _si(n):
@@ -58,7 +59,7 @@ def notes(results):
             f"training only.")
 
 
-def figure(path, results, theta_init, seed):
+def figure(path, results, theta_init, seed, be):
     """learning curves and one held-out task before/after adaptation, as a PNG."""
     import matplotlib
     matplotlib.use("Agg")
@@ -66,36 +67,35 @@ def figure(path, results, theta_init, seed):
 
     fam = tk.Sine(seed)
     model = fam.model()
+    task = _first_eval_task(seed)
     xs, ys, _, _ = fam.eval_tasks(fl.stream(seed, fl.KEY_EVAL), 1)[0]
     grid = np.linspace(-5, 5, 201).astype(F32).reshape(-1, 1)
-    task0 = tk.Sine(seed).eval_tasks(fl.stream(seed, fl.KEY_EVAL), 1)
-    be = get_backend("numpy")  # forward passes only; the bits do not depend on the backend
     steps, lr = tk.EVAL_STEPS["sine"], results["reptile"]["config"]["inner_lr"]
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     for a, r in results.items():
+        # x: the devices' multiply-accumulates so far, all devices together (a cost axis on
+        # which algorithms with different rounds, devices per round and steps compare)
+        per_round = r["costs"]["macs_per_round_all_devices"]
         curve = r["history"]["curve"]
-        ax1.plot([c["round"] for c in curve], [c["after"] for c in curve], marker="o", ms=3,
-                 label=LABELS[a])
-    ax1.set_xlabel("round")
+        ax1.plot([c["round"] * per_round / 1e9 for c in curve], [c["after"] for c in curve],
+                 marker="o", ms=3, color=COLORS[a], label=f"{LABELS[a]} ({r['config']['rounds']} rounds)")
+    ax1.set_xlabel("device multiply-accumulates so far, all devices (G)")
     ax1.set_ylabel("MSE after adaptation (20 held-out tasks)")
     ax1.set_yscale("log")
     ax1.set_title("learning curves (sine)")
     ax1.grid(True, which="both", alpha=0.3)
     ax1.legend()
 
-    true = np.array([[v] for v in task0[0][3][:0, 0]])  # placeholder to keep shapes explicit
-    del true
-    sine_task = _first_eval_task(seed)
-    ax2.plot(grid[:, 0], sine_task.f(grid)[:, 0], "k-", lw=2, label="true task")
+    ax2.plot(grid[:, 0], task.f(grid)[:, 0], "k-", lw=2, label="true task")
     ax2.plot(xs[:, 0], ys[:, 0], "k^", ms=8, label=f"{len(xs)} shots")
     for a, theta in [("init", theta_init)] + [(a, r["theta"]) for a, r in results.items()]:
         ws = model.workspace(be, theta)
         before = ws.forward(grid)[:, 0]
         ws.fit(xs, ys, steps, lr)
         after = ws.forward(grid)[:, 0]
-        line, = ax2.plot(grid[:, 0], after, label=f"{LABELS[a]}, after {steps} steps")
-        ax2.plot(grid[:, 0], before, ls=":", color=line.get_color(), label=f"{LABELS[a]}, before")
+        ax2.plot(grid[:, 0], after, color=COLORS[a], label=f"{LABELS[a]}, after {steps} steps")
+        ax2.plot(grid[:, 0], before, ls=":", color=COLORS[a], label=f"{LABELS[a]}, before")
     ax2.set_title("one held-out task: before (dotted) and after adaptation")
     ax2.set_xlabel("x")
     ax2.set_ylabel("y")
@@ -111,7 +111,7 @@ def _first_eval_task(seed):
     return tk.Sine(seed).device_task(rng)
 
 
-def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100):
+def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100, curve_points=20):
     from .cli import _progress, write_outputs
     be = get_backend(backend)
     os.makedirs(out, exist_ok=True)
@@ -122,7 +122,7 @@ def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100):
         progress, close = _progress(rounds, f"{LABELS[a]:11s}")
         try:
             theta, res = tk.run("sine", a, be, seed, rounds=rounds, eval_tasks=eval_tasks,
-                                progress=progress)
+                                curve_points=curve_points, progress=progress)
         finally:
             close()
         res["backend"] = backend
@@ -136,15 +136,17 @@ def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100):
     print()
     print(notes(results))
     tr, rp = results["tinyreptile"]["costs"], results["reptile"]["costs"]
+    bt, br = tr["bytes_per_round"], rp["bytes_per_round"]
     ratio = (f"TinyReptile vs Reptile on the device: RAM per step {rp['device_ram_bytes']} / "
              f"{tr['device_ram_bytes']} B = {rp['device_ram_bytes'] / tr['device_ram_bytes']:.2f}x,"
              f" MACs per round {rp['device_macs_per_round'] / tr['device_macs_per_round']:.2f}x,"
-             f" bytes sent per round equal ({tr['bytes_per_round']} B).")
+             + (f" bytes sent per round equal ({bt} B)." if bt == br else
+                f" bytes sent per round {br / bt:.2f}x."))
     print(ratio)
     theta0 = tk.family("sine", seed).model().init(fl.stream(seed, fl.KEY_INIT))
     png = os.path.join(out, "demo.png")
     try:
-        figure(png, results, theta0, seed)
+        figure(png, results, theta0, seed, be)
         print(f"\nwrote {png}")
     except ImportError:
         print("\nmatplotlib is not installed: no figure (pip install 'tinyreptile_ref[demo]')")

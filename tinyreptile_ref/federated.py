@@ -254,5 +254,6 @@ def costs(model, cfg):
             "bytes_up_per_round": vec * cfg.devices_per_round,
             "bytes_per_round": per_round, "bytes_total": per_round * cfg.rounds,
             "device_macs_per_round": macs,
+            "macs_per_round_all_devices": macs * cfg.devices_per_round,
             "device_steps_per_round": cfg.steps_per_round,
             "device_rounds": cfg.rounds * cfg.devices_per_round}

@@ -366,9 +366,12 @@ class Workspace:
                 raise ShapeError(f"target: shape {target.shape}, expected "
                                  f"{(B,) + self.model.output_shape}")
 
-    def forward(self, x, _keep=None):
+    def forward(self, x):
         """The model's output [B, ...output_shape] for x [B, ...input_shape]."""
         self._check_x(x)
+        return self._forward(x, None)
+
+    def _forward(self, x, keep):
         be = self.be
         a = x
         for L, pv in zip(self.model.layers, self._pv):
@@ -383,8 +386,8 @@ class Workspace:
                 a = be.relu_forward_f32(a)
             else:  # flatten
                 a = a.reshape(a.shape[0], -1)
-            if _keep is not None:
-                _keep.append(a)
+            if keep is not None:
+                keep.append(a)
         return a
 
     def loss(self, x, target):
@@ -405,7 +408,7 @@ class Workspace:
         be = self.be
         layers = self.model.layers
         acts = []
-        pred = self.forward(x, acts)
+        pred = self._forward(x, acts)
         loss, d = self._loss(pred, target)
         stop = self.model.first_param_layer
         for i in range(len(layers) - 1, stop - 1, -1):

@@ -1,0 +1,542 @@
+/*
+ * tv_core.c - loads a case's blobs into typed arenas, runs its handler, compares bit for bit,
+ * and keeps the per-kernel tally. Shared by every way of feeding cases (files, embedded).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tinyreptile.h"
+#include "tv.h"
+
+/* One arena per element type: every buffer a kernel sees is an object of its own type. */
+static float arena_f32[TV_ARENA_F32];
+static int32_t arena_s32[TV_ARENA_S32];
+static int16_t arena_s16[TV_ARENA_S16];
+static unsigned char arena_bytes[TV_ARENA_BYTES]; /* int8 and uint8 (character types) */
+
+static const char *const dtype_names[TV_NDTYPES] = {"f32", "s8", "u8", "s16", "s32"};
+static const size_t dtype_sizes[TV_NDTYPES] = {4, 1, 1, 2, 4};
+
+struct tv_ctx {
+    const tv_case *c;
+    void *data[TV_MAX_BLOBS];      /* the arena copy of each blob */
+    int32_t count[TV_MAX_BLOBS];   /* its number of elements */
+    int32_t checked[TV_MAX_BLOBS]; /* expected blobs: elements compared so far */
+    int32_t top[TV_NDTYPES];       /* arena use, in elements (int8 and uint8 share one) */
+    int32_t nstatus;               /* calls of tv_status */
+    int failed;
+    char msg[320];
+};
+
+int tv_little_endian(void)
+{
+    const uint32_t one = 1;
+    unsigned char b[4];
+    memcpy(b, &one, 4);
+    return b[0] == 1;
+}
+
+void tv_fail(tv_ctx *t, const char *fmt, ...)
+{
+    if (t->failed) {
+        return; /* the first failure is the one worth reading */
+    }
+    t->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+    va_end(ap);
+}
+
+int tv_ok(tv_ctx *t)
+{
+    return !t->failed;
+}
+
+int32_t tv_expected_status(tv_ctx *t)
+{
+    return t->c->status;
+}
+
+int32_t tv_mul(int32_t a, int32_t b)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > INT32_MAX / a)) {
+        return -1;
+    }
+    return a * b;
+}
+
+int32_t tv_mul3(int32_t a, int32_t b, int32_t c)
+{
+    int32_t ab = tv_mul(a, b);
+    return ab < 0 ? -1 : tv_mul(ab, c);
+}
+
+/* ---------------------------------------------------------------------- arenas */
+
+static int arena_slot(tv_dtype d)
+{
+    return d == TV_U8 ? TV_S8 : (int)d;
+}
+
+static void *arena_alloc(tv_ctx *t, tv_dtype d, int32_t count)
+{
+    static const int32_t caps[TV_NDTYPES] = {TV_ARENA_F32, TV_ARENA_BYTES, TV_ARENA_BYTES,
+                                             TV_ARENA_S16, TV_ARENA_S32};
+    static const char *const macros[TV_NDTYPES] = {"TV_ARENA_F32", "TV_ARENA_BYTES",
+                                                   "TV_ARENA_BYTES", "TV_ARENA_S16",
+                                                   "TV_ARENA_S32"};
+    int s = arena_slot(d);
+    int32_t at = t->top[s];
+    if (count < 0 || count > caps[d] - at) {
+        tv_fail(t, "the %s arena is too small: this case needs more than %ld + %ld elements "
+                   "(compile with a larger -D%s=...)",
+                dtype_names[d], (long)at, (long)count, macros[d]);
+        return NULL;
+    }
+    t->top[s] = at + count;
+    switch (d) {
+    case TV_F32:
+        return arena_f32 + at;
+    case TV_S32:
+        return arena_s32 + at;
+    case TV_S16:
+        return arena_s16 + at;
+    default:
+        return arena_bytes + at;
+    }
+}
+
+static int find_blob(const tv_ctx *t, const char *name, tv_role role)
+{
+    for (int32_t j = 0; j < t->c->nblobs; j++) {
+        if (t->c->blobs[j].role == role && strcmp(t->c->blobs[j].name, name) == 0) {
+            return (int)j;
+        }
+    }
+    return -1;
+}
+
+int tv_has(tv_ctx *t, const char *name, tv_role role)
+{
+    return find_blob(t, name, role) >= 0;
+}
+
+/* ------------------------------------------------------------------ parameters */
+
+static const tv_param *find_param(tv_ctx *t, const char *name)
+{
+    for (int32_t j = 0; j < t->c->nparams; j++) {
+        if (strcmp(t->c->params[j].name, name) == 0) {
+            return &t->c->params[j];
+        }
+    }
+    tv_fail(t, "missing parameter '%s'", name);
+    return NULL;
+}
+
+int32_t tv_int(tv_ctx *t, const char *name)
+{
+    const tv_param *p = find_param(t, name);
+    if (p && p->str) {
+        tv_fail(t, "parameter '%s' is a string, expected an integer", name);
+        return 0;
+    }
+    return p ? p->value : 0;
+}
+
+const char *tv_str(tv_ctx *t, const char *name)
+{
+    const tv_param *p = find_param(t, name);
+    if (p && !p->str) {
+        tv_fail(t, "parameter '%s' is an integer, expected a string", name);
+        return "";
+    }
+    return p ? p->str : "";
+}
+
+float tv_f32(tv_ctx *t, const char *name)
+{
+    const char *s = tv_str(t, name);
+    uint32_t bits = 0;
+    float f = 0.0f;
+    int ok = strncmp(s, "f32:0x", 6) == 0 && strlen(s) == 14;
+    for (int k = 6; ok && k < 14; k++) {
+        char ch = s[k];
+        uint32_t v = (ch >= '0' && ch <= '9') ? (uint32_t)(ch - '0')
+                     : (ch >= 'a' && ch <= 'f') ? (uint32_t)(ch - 'a' + 10) : 16u;
+        ok = v < 16u;
+        bits = (bits << 4) | (v & 15u);
+    }
+    if (!ok) {
+        tv_fail(t, "parameter '%s' = \"%s\" is not 'f32:0x' + 8 hex digits", name, s);
+        return 0.0f;
+    }
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* ------------------------------------------------------------- inputs, outputs */
+
+static void *get_input(tv_ctx *t, const char *name, tv_dtype d, int32_t count)
+{
+    int j = find_blob(t, name, TV_INPUT);
+    if (j < 0) {
+        tv_fail(t, "missing input blob '%s'", name);
+        return NULL;
+    }
+    if (t->c->blobs[j].dtype != d) {
+        tv_fail(t, "input blob '%s' has dtype %s, the kernel takes %s", name,
+                dtype_names[t->c->blobs[j].dtype], dtype_names[d]);
+        return NULL;
+    }
+    if (t->c->status == TR_OK && count != t->count[j]) {
+        tv_fail(t, "input blob '%s' has %ld elements, the parameters say %ld", name,
+                (long)t->count[j], (long)count);
+        return NULL;
+    }
+    return t->data[j];
+}
+
+static void *get_output(tv_ctx *t, const char *name, tv_dtype d, int32_t count)
+{
+    int j = find_blob(t, name, TV_EXPECTED);
+    if (j < 0) {
+        if (t->c->status != TR_OK) { /* the kernel must fail before writing: no expectation */
+            return arena_alloc(t, d, count < 0 ? 0 : count);
+        }
+        tv_fail(t, "missing expected blob '%s'", name);
+        return NULL;
+    }
+    if (t->c->blobs[j].dtype != d) {
+        tv_fail(t, "expected blob '%s' has dtype %s, the kernel writes %s", name,
+                dtype_names[t->c->blobs[j].dtype], dtype_names[d]);
+        return NULL;
+    }
+    if (count != t->count[j]) {
+        tv_fail(t, "expected blob '%s' has %ld elements, the parameters say %ld", name,
+                (long)t->count[j], (long)count);
+        return NULL;
+    }
+    unsigned char *p = arena_alloc(t, d, count);
+    if (p) {
+        const unsigned char *e = t->data[j];
+        size_t n = (size_t)count * dtype_sizes[d];
+        for (size_t k = 0; k < n; k++) {
+            p[k] = (unsigned char)~e[k];
+        }
+    }
+    return p;
+}
+
+float *tv_in_f32(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_input(t, name, TV_F32, count);
+}
+int8_t *tv_in_s8(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_input(t, name, TV_S8, count);
+}
+uint8_t *tv_in_u8(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_input(t, name, TV_U8, count);
+}
+int16_t *tv_in_s16(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_input(t, name, TV_S16, count);
+}
+int32_t *tv_in_s32(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_input(t, name, TV_S32, count);
+}
+float *tv_out_f32(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_output(t, name, TV_F32, count);
+}
+int8_t *tv_out_s8(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_output(t, name, TV_S8, count);
+}
+uint8_t *tv_out_u8(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_output(t, name, TV_U8, count);
+}
+int16_t *tv_out_s16(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_output(t, name, TV_S16, count);
+}
+int32_t *tv_out_s32(tv_ctx *t, const char *name, int32_t count)
+{
+    return get_output(t, name, TV_S32, count);
+}
+float *tv_scratch_f32(tv_ctx *t, int32_t count)
+{
+    return arena_alloc(t, TV_F32, count);
+}
+int32_t *tv_scratch_s32(tv_ctx *t, int32_t count)
+{
+    return arena_alloc(t, TV_S32, count);
+}
+int8_t *tv_scratch_s8(tv_ctx *t, int32_t count)
+{
+    return arena_alloc(t, TV_S8, count);
+}
+
+/* --------------------------------------------------------------- comparisons */
+
+void tv_status(tv_ctx *t, int status)
+{
+    t->nstatus++;
+    if (status != t->c->status) {
+        tv_fail(t, "status %d (%s), expected %ld (%s)", status, tr_status_str(status),
+                (long)t->c->status, tr_status_str((int)t->c->status));
+    }
+}
+
+static uint32_t load_u32(const unsigned char *p)
+{
+    uint32_t u;
+    memcpy(&u, p, 4);
+    return u;
+}
+
+static int is_nan_bits(uint32_t u)
+{
+    return (u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu) != 0;
+}
+
+static long load_int(const unsigned char *p, tv_dtype d)
+{
+    switch (d) {
+    case TV_S8:
+        return (long)(signed char)p[0];
+    case TV_U8:
+        return (long)p[0];
+    case TV_S16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return (long)v;
+    }
+    default: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return (long)v;
+    }
+    }
+}
+
+void tv_check_part(tv_ctx *t, const char *name, const void *got, int32_t offset, int32_t count)
+{
+    int j = find_blob(t, name, TV_EXPECTED);
+    if (j < 0) {
+        if (t->c->status == TR_OK) {
+            tv_fail(t, "missing expected blob '%s'", name);
+        }
+        return;
+    }
+    if (t->failed) {
+        return;
+    }
+    if (got == NULL || offset != t->checked[j] || count < 0 || count > t->count[j] - offset) {
+        tv_fail(t, "handler compares '%s' elements [%ld, +%ld) out of order or range (bug)",
+                name, (long)offset, (long)count);
+        return;
+    }
+    tv_dtype d = t->c->blobs[j].dtype;
+    size_t w = dtype_sizes[d];
+    const unsigned char *a = got, *e = (const unsigned char *)t->data[j] + (size_t)offset * w;
+    int32_t ndiff = 0, first = -1;
+    for (int32_t k = 0; k < count; k++) {
+        int same;
+        if (d == TV_F32) {
+            uint32_t ua = load_u32(a + (size_t)k * 4), ue = load_u32(e + (size_t)k * 4);
+            same = ua == ue || (is_nan_bits(ua) && is_nan_bits(ue));
+        } else {
+            same = memcmp(a + (size_t)k * w, e + (size_t)k * w, w) == 0;
+        }
+        if (!same && ndiff++ == 0) {
+            first = k;
+        }
+    }
+    t->checked[j] += count;
+    if (ndiff) {
+        const unsigned char *pa = a + (size_t)first * w, *pe = e + (size_t)first * w;
+        if (d == TV_F32) {
+            tv_fail(t, "%s: %ld of %ld values differ; first at [%ld]: got 0x%08lx, expected 0x%08lx",
+                    name, (long)ndiff, (long)count, (long)(offset + first),
+                    (unsigned long)load_u32(pa), (unsigned long)load_u32(pe));
+        } else {
+            tv_fail(t, "%s: %ld of %ld values differ; first at [%ld]: got %ld, expected %ld",
+                    name, (long)ndiff, (long)count, (long)(offset + first), load_int(pa, d),
+                    load_int(pe, d));
+        }
+    }
+}
+
+void tv_check(tv_ctx *t, const char *name, const void *got)
+{
+    int j = find_blob(t, name, TV_EXPECTED);
+    tv_check_part(t, name, got, 0, j < 0 ? 0 : t->count[j]);
+}
+
+/* ------------------------------------------------------------------ one case */
+
+static tv_handler find_handler(const char *kernel)
+{
+    for (int32_t k = 0; k < tv_handler_count; k++) {
+        if (strcmp(tv_handlers[k].kernel, kernel) == 0) {
+            return tv_handlers[k].run;
+        }
+    }
+    return NULL;
+}
+
+static int32_t blob_count(const tv_blob *b)
+{
+    int32_t n = 1;
+    if (b->ndim < 0 || b->ndim > TV_MAX_NDIM) {
+        return -1;
+    }
+    for (int32_t k = 0; k < b->ndim; k++) {
+        n = tv_mul(n, b->shape[k]);
+        if (n < 0) {
+            return -1;
+        }
+    }
+    return n;
+}
+
+static void load_blobs(tv_ctx *t, tv_load_fn load, void *env)
+{
+    char why[200];
+    char hex[65];
+    if (t->c->nblobs > TV_MAX_BLOBS) {
+        tv_fail(t, "%ld blobs, more than TV_MAX_BLOBS = %d", (long)t->c->nblobs, TV_MAX_BLOBS);
+        return;
+    }
+    for (int32_t j = 0; j < t->c->nblobs && !t->failed; j++) {
+        const tv_blob *b = &t->c->blobs[j];
+        int32_t n = blob_count(b);
+        if (n < 0 || (unsigned)b->dtype >= (unsigned)TV_NDTYPES) {
+            tv_fail(t, "blob '%s': bad shape or dtype", b->name);
+            return;
+        }
+        for (int32_t i = 0; i < j; i++) {
+            if (t->c->blobs[i].role == b->role && strcmp(t->c->blobs[i].name, b->name) == 0) {
+                tv_fail(t, "two %s blobs named '%s'", b->role == TV_INPUT ? "input" : "expected",
+                        b->name);
+                return;
+            }
+        }
+        unsigned char *p = arena_alloc(t, b->dtype, n);
+        if (!p) {
+            return;
+        }
+        size_t nbytes = (size_t)n * dtype_sizes[b->dtype];
+        why[0] = '\0';
+        if (load(env, b, p, nbytes, why, sizeof why) != 0) {
+            tv_fail(t, "blob '%s': %s", b->name, why);
+            return;
+        }
+        tv_sha256_hex(p, nbytes, hex);
+        if (strcmp(hex, b->sha256) != 0) {
+            tv_fail(t, "blob '%s' (%s): sha256 %s does not match the manifest's %s", b->name,
+                    b->file ? b->file : "embedded", hex, b->sha256);
+            return;
+        }
+        t->data[j] = p;
+        t->count[j] = n;
+        t->checked[j] = 0;
+    }
+}
+
+static tv_kernel_stats *stats_for(tv_report *r, const char *kernel)
+{
+    for (int32_t k = 0; k < r->nkernels; k++) {
+        if (strncmp(r->kernels[k].kernel, kernel, sizeof r->kernels[k].kernel - 1) == 0) {
+            return &r->kernels[k];
+        }
+    }
+    if (r->nkernels == TV_MAX_KERNELS) {
+        return &r->kernels[TV_MAX_KERNELS - 1]; /* lumped into the last row */
+    }
+    tv_kernel_stats *s = &r->kernels[r->nkernels++];
+    strncpy(s->kernel, kernel, sizeof s->kernel - 1);
+    s->kernel[sizeof s->kernel - 1] = '\0';
+    s->passed = s->failed = 0;
+    return s;
+}
+
+void tv_report_init(tv_report *r, int verbose)
+{
+    memset(r, 0, sizeof *r);
+    r->verbose = verbose;
+}
+
+int tv_run_case(tv_report *r, const tv_case *c, tv_load_fn load, void *env)
+{
+    static tv_ctx ctx; /* large-ish; one case at a time */
+    tv_ctx *t = &ctx;
+    memset(t, 0, sizeof *t);
+    t->c = c;
+    tv_handler run = find_handler(c->kernel);
+    if (!run) {
+        tv_fail(t, "this runner has no handler for kernel '%s'", c->kernel);
+    }
+    if (t->c->nparams > TV_MAX_PARAMS) {
+        tv_fail(t, "%ld parameters, more than TV_MAX_PARAMS = %d", (long)c->nparams, TV_MAX_PARAMS);
+    }
+    if (!t->failed) {
+        load_blobs(t, load, env);
+    }
+    if (!t->failed) {
+        run(t);
+    }
+    if (!t->failed && t->nstatus == 0) {
+        tv_fail(t, "the handler never reported the kernel's status (handler bug)");
+    }
+    for (int32_t j = 0; j < c->nblobs && !t->failed; j++) {
+        if (c->blobs[j].role == TV_EXPECTED && t->checked[j] != t->count[j]) {
+            tv_fail(t, "expected blob '%s' was not compared (handler bug)", c->blobs[j].name);
+        }
+    }
+    tv_kernel_stats *s = stats_for(r, c->kernel);
+    if (t->failed) {
+        r->failed++;
+        s->failed++;
+        printf("FAIL %s: %s\n", c->id, t->msg);
+        if (c->comment && c->comment[0]) {
+            printf("     (%s)\n", c->comment);
+        }
+    } else {
+        r->passed++;
+        s->passed++;
+        if (r->verbose) {
+            printf("ok   %s\n", c->id);
+        }
+    }
+    fflush(stdout);
+    return !t->failed;
+}
+
+void tv_report_error(tv_report *r, const char *what, const char *msg)
+{
+    r->failed++;
+    printf("FAIL %s: %s\n", what, msg);
+}
+
+int tv_report_finish(tv_report *r)
+{
+    printf("%-38s %7s %7s\n", "kernel", "passed", "failed");
+    for (int32_t k = 0; k < r->nkernels; k++) {
+        printf("%-38s %7ld %7ld\n", r->kernels[k].kernel, (long)r->kernels[k].passed,
+               (long)r->kernels[k].failed);
+    }
+    if (r->passed + r->failed == 0) {
+        tv_report_error(r, "runner", "no case ran");
+    }
+    printf("%ld passed, %ld failed\n", (long)r->passed, (long)r->failed);
+    fflush(stdout);
+    return r->failed == 0 ? 0 : 1;
+}

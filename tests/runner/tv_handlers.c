@@ -1,0 +1,497 @@
+/*
+ * tv_handlers.c - one handler per kernel: take the case's parameters and blobs (names as in
+ * the C prototypes, see tinyreptile_ref/vectors/cases.py), call the kernel, report its status,
+ * compare its outputs. Adding a kernel: one function here and one row in tv_handlers[].
+ *
+ * A handler stops calling kernels once the case has failed (tv_ok), e.g. on a missing blob.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "tinyreptile.h"
+#include "tv.h"
+
+/* ---------------------------------------------------------------- dense, float32 */
+
+static void run_dense_forward_f32(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), I = tv_int(t, "I"), O = tv_int(t, "O");
+    const float *x = tv_in_f32(t, "x", tv_mul(B, I));     /* [B][I] */
+    const float *w = tv_in_f32(t, "w", tv_mul(O, I));     /* [O][I] */
+    const float *bias = tv_in_f32(t, "bias", O);          /* [O] */
+    float *y = tv_out_f32(t, "y", tv_mul(B, O));          /* [B][O] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_dense_forward_f32(y, x, w, bias, B, I, O));
+    tv_check(t, "y", y);
+}
+
+static void run_dense_backward_f32(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), I = tv_int(t, "I"), O = tv_int(t, "O");
+    const float *dy = tv_in_f32(t, "dy", tv_mul(B, O));  /* [B][O] */
+    const float *x = tv_in_f32(t, "x", tv_mul(B, I));    /* [B][I] */
+    const float *w = tv_in_f32(t, "w", tv_mul(O, I));    /* [O][I] */
+    /* dx is optional: a case without an expected dx passes NULL (not computed). */
+    int want_dx = tv_has(t, "dx", TV_EXPECTED);
+    float *dx = want_dx ? tv_out_f32(t, "dx", tv_mul(B, I)) : NULL; /* [B][I] */
+    float *dw = tv_out_f32(t, "dw", tv_mul(O, I));                 /* [O][I] */
+    float *db = tv_out_f32(t, "db", O);                            /* [O] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_dense_backward_f32(dx, dw, db, dy, x, w, B, I, O));
+    if (want_dx) {
+        tv_check(t, "dx", dx);
+    }
+    tv_check(t, "dw", dw);
+    tv_check(t, "db", db);
+}
+
+/* --------------------------------------------------------------- conv1d, float32 */
+
+/* The output length the parameters imply, from the library's own rule; -1 when invalid. */
+static int32_t conv_out_len(int32_t L, int32_t K, int32_t stride, int32_t dilation, int32_t padding)
+{
+    int32_t L_out = -1, pad = 0;
+    return tr_conv1d_out_len(&L_out, &pad, L, K, stride, dilation, padding) == TR_OK ? L_out : -1;
+}
+
+static void run_conv1d_out_len(tv_ctx *t)
+{
+    int32_t *L_out = tv_out_s32(t, "L_out", 1);
+    int32_t *pad_before = tv_out_s32(t, "pad_before", 1);
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_conv1d_out_len(L_out, pad_before, tv_int(t, "L"), tv_int(t, "K"),
+                                   tv_int(t, "stride"), tv_int(t, "dilation"),
+                                   tv_int(t, "padding")));
+    tv_check(t, "L_out", L_out);
+    tv_check(t, "pad_before", pad_before);
+}
+
+static void run_conv1d_forward_f32(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), L = tv_int(t, "L"), C_in = tv_int(t, "C_in");
+    int32_t C_out = tv_int(t, "C_out"), K = tv_int(t, "K"), stride = tv_int(t, "stride");
+    int32_t dilation = tv_int(t, "dilation"), padding = tv_int(t, "padding");
+    int32_t L_out = conv_out_len(L, K, stride, dilation, padding);
+    const float *x = tv_in_f32(t, "x", tv_mul3(B, L, C_in));           /* [B][L][C_in] */
+    const float *w = tv_in_f32(t, "w", tv_mul3(C_out, K, C_in));       /* [C_out][K][C_in] */
+    const float *bias = tv_in_f32(t, "bias", C_out);                   /* [C_out] */
+    float *y = tv_out_f32(t, "y", tv_mul3(B, L_out, C_out));           /* [B][L_out][C_out] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_conv1d_forward_f32(y, x, w, bias, B, L, C_in, C_out, K, stride, dilation, padding));
+    tv_check(t, "y", y);
+}
+
+static void run_conv1d_backward_f32(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), L = tv_int(t, "L"), C_in = tv_int(t, "C_in");
+    int32_t C_out = tv_int(t, "C_out"), K = tv_int(t, "K"), stride = tv_int(t, "stride");
+    int32_t dilation = tv_int(t, "dilation"), padding = tv_int(t, "padding");
+    int32_t L_out = conv_out_len(L, K, stride, dilation, padding);
+    const float *dy = tv_in_f32(t, "dy", tv_mul3(B, L_out, C_out));    /* [B][L_out][C_out] */
+    const float *x = tv_in_f32(t, "x", tv_mul3(B, L, C_in));           /* [B][L][C_in] */
+    const float *w = tv_in_f32(t, "w", tv_mul3(C_out, K, C_in));       /* [C_out][K][C_in] */
+    int want_dx = tv_has(t, "dx", TV_EXPECTED);
+    float *dx = want_dx ? tv_out_f32(t, "dx", tv_mul3(B, L, C_in)) : NULL; /* [B][L][C_in] */
+    float *dw = tv_out_f32(t, "dw", tv_mul3(C_out, K, C_in));              /* [C_out][K][C_in] */
+    float *db = tv_out_f32(t, "db", C_out);                                /* [C_out] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_conv1d_backward_f32(dx, dw, db, dy, x, w, B, L, C_in, C_out, K, stride,
+                                        dilation, padding));
+    if (want_dx) {
+        tv_check(t, "dx", dx);
+    }
+    tv_check(t, "dw", dw);
+    tv_check(t, "db", db);
+}
+
+/* ----------------------------------------------------- elementwise math, float32 */
+
+typedef tr_status (*tv_unary_f32)(float *y, const float *x, int32_t n);
+
+/* y = f(x) elementwise, blobs named in_name -> out_name. */
+static void run_unary_f32(tv_ctx *t, tv_unary_f32 f, const char *in_name, const char *out_name)
+{
+    int32_t n = tv_int(t, "n");
+    const float *x = tv_in_f32(t, in_name, n); /* [n] */
+    float *y = tv_out_f32(t, out_name, n);     /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, f(y, x, n));
+    tv_check(t, out_name, y);
+}
+
+/* dx = f(dy, other) elementwise. */
+typedef tr_status (*tv_binary_f32)(float *dx, const float *dy, const float *other, int32_t n);
+
+static void run_backward_f32(tv_ctx *t, tv_binary_f32 f, const char *other_name)
+{
+    int32_t n = tv_int(t, "n");
+    const float *dy = tv_in_f32(t, "dy", n);             /* [n] */
+    const float *other = tv_in_f32(t, other_name, n);    /* [n] */
+    float *dx = tv_out_f32(t, "dx", n);                  /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, f(dx, dy, other, n));
+    tv_check(t, "dx", dx);
+}
+
+static void run_exp_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_exp_f32, "x", "y");
+}
+
+static void run_log_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_log_f32, "x", "y");
+}
+
+static void run_tanh_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_tanh_f32, "x", "y");
+}
+
+/* ---------------------------------------------------------- activations, float32 */
+
+static void run_relu_forward_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_relu_forward_f32, "x", "y");
+}
+
+static void run_relu_backward_f32(tv_ctx *t)
+{
+    run_backward_f32(t, tr_relu_backward_f32, "x");
+}
+
+static void run_tanh_forward_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_tanh_forward_f32, "x", "y");
+}
+
+static void run_tanh_backward_f32(tv_ctx *t)
+{
+    run_backward_f32(t, tr_tanh_backward_f32, "y");
+}
+
+/* --------------------------------------------------------------- losses, float32 */
+
+static void run_mse_loss_f32(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n");
+    const float *pred = tv_in_f32(t, "pred", n);      /* [n] */
+    const float *target = tv_in_f32(t, "target", n);  /* [n] */
+    float *loss = tv_out_f32(t, "loss", 1);           /* [] */
+    int want = tv_has(t, "dpred", TV_EXPECTED);
+    float *dpred = want ? tv_out_f32(t, "dpred", n) : NULL; /* [n], optional */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_mse_loss_f32(loss, dpred, pred, target, n));
+    tv_check(t, "loss", loss);
+    if (want) {
+        tv_check(t, "dpred", dpred);
+    }
+}
+
+static void run_softmax_xent_loss_f32(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), C = tv_int(t, "C");
+    const float *logits = tv_in_f32(t, "logits", tv_mul(B, C));  /* [B][C] */
+    const int32_t *labels = tv_in_s32(t, "labels", B);           /* [B] */
+    float *loss = tv_out_f32(t, "loss", 1);                      /* [] */
+    int want = tv_has(t, "dlogits", TV_EXPECTED) || tv_expected_status(t) != TR_OK;
+    float *dlogits = want ? tv_out_f32(t, "dlogits", tv_mul(B, C)) : NULL; /* [B][C], optional */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_softmax_xent_loss_f32(loss, dlogits, logits, labels, B, C));
+    tv_check(t, "loss", loss);
+    if (want) {
+        tv_check(t, "dlogits", dlogits);
+    }
+}
+
+/* -------------------------------------------------------- optimisation, float32 */
+
+static void run_sgd_step_f32(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n");
+    float lr = tv_f32(t, "lr");
+    float *theta = tv_in_f32(t, "theta", n); /* [n], updated in place */
+    const float *g = tv_in_f32(t, "g", n);   /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_sgd_step_f32(theta, g, lr, n));
+    tv_check(t, "theta", theta);
+}
+
+static void run_reptile_interpolate_f32(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n");
+    float eps = tv_f32(t, "eps");
+    float *theta = tv_in_f32(t, "theta", n); /* [n], updated in place */
+    const float *phi = tv_in_f32(t, "phi", n); /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_reptile_interpolate_f32(theta, phi, eps, n));
+    tv_check(t, "theta", theta);
+}
+
+/* ------------------------------------------------- quantization and int8 kernels */
+
+static void run_multiply_by_quantized_multiplier_s32(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n"), C = tv_int(t, "C");
+    const int32_t *x = tv_in_s32(t, "x", tv_mul(n, C));         /* [n][C] */
+    const int32_t *multiplier = tv_in_s32(t, "multiplier", C);  /* [C] */
+    const int32_t *shift = tv_in_s32(t, "shift", C);            /* [C] */
+    int32_t *y = tv_out_s32(t, "y", tv_mul(n, C));              /* [n][C] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_multiply_by_quantized_multiplier_s32(y, x, multiplier, shift, n, C));
+    tv_check(t, "y", y);
+}
+
+static void run_quantize_s8(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n"), zero_point = tv_int(t, "zero_point");
+    float scale = tv_f32(t, "scale");
+    const float *x = tv_in_f32(t, "x", n); /* [n] */
+    int8_t *q = tv_out_s8(t, "q", n);      /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_quantize_s8(q, x, n, scale, zero_point));
+    tv_check(t, "q", q);
+}
+
+static void run_dequantize_s8(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n"), zero_point = tv_int(t, "zero_point");
+    float scale = tv_f32(t, "scale");
+    const int8_t *q = tv_in_s8(t, "q", n); /* [n] */
+    float *x = tv_out_f32(t, "x", n);      /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_dequantize_s8(x, q, n, scale, zero_point));
+    tv_check(t, "x", x);
+}
+
+/* ceil(n / chunk), or -1 when chunk < 1. */
+static int32_t n_chunks(int32_t n, int32_t chunk)
+{
+    return (chunk < 1 || n < 0) ? -1 : n / chunk + (n % chunk != 0);
+}
+
+static void run_transport_quantize_s8(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n"), chunk = tv_int(t, "chunk");
+    const float *x = tv_in_f32(t, "x", n);                        /* [n] */
+    int8_t *q = tv_out_s8(t, "q", n);                             /* [n] */
+    float *scale = tv_out_f32(t, "scale", n_chunks(n, chunk));    /* [ceil(n / chunk)] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_transport_quantize_s8(q, scale, x, n, chunk));
+    tv_check(t, "q", q);
+    tv_check(t, "scale", scale);
+}
+
+static void run_transport_dequantize_s8(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n"), chunk = tv_int(t, "chunk");
+    const int8_t *q = tv_in_s8(t, "q", n);                             /* [n] */
+    const float *scale = tv_in_f32(t, "scale", n_chunks(n, chunk));    /* [ceil(n / chunk)] */
+    float *x = tv_out_f32(t, "x", n);                                  /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_transport_dequantize_s8(x, q, scale, n, chunk));
+    tv_check(t, "x", x);
+}
+
+static void run_sgd_step_s8(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n");
+    int8_t *theta = tv_in_s8(t, "theta", n);     /* [n], updated in place */
+    const int32_t *g = tv_in_s32(t, "g", n);     /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_sgd_step_s8(theta, g, n, tv_int(t, "multiplier"), tv_int(t, "shift")));
+    tv_check(t, "theta", theta);
+}
+
+static void run_reptile_interpolate_s8(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n");
+    int8_t *theta = tv_in_s8(t, "theta", n);     /* [n], updated in place */
+    const int8_t *phi = tv_in_s8(t, "phi", n);   /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_reptile_interpolate_s8(theta, phi, n, tv_int(t, "multiplier"),
+                                           tv_int(t, "shift")));
+    tv_check(t, "theta", theta);
+}
+
+static void run_dense_forward_s8(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), I = tv_int(t, "I"), O = tv_int(t, "O");
+    int32_t n_mult = tv_int(t, "n_mult");
+    const int8_t *x = tv_in_s8(t, "x", tv_mul(B, I));                 /* [B][I] */
+    const int8_t *w = tv_in_s8(t, "w", tv_mul(O, I));                 /* [O][I] */
+    const int32_t *bias = tv_in_s32(t, "bias", O);                    /* [O] */
+    const int32_t *multiplier = tv_in_s32(t, "multiplier", n_mult);   /* [n_mult] */
+    const int32_t *shift = tv_in_s32(t, "shift", n_mult);             /* [n_mult] */
+    int8_t *y = tv_out_s8(t, "y", tv_mul(B, O));                      /* [B][O] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_dense_forward_s8(y, x, w, bias, multiplier, shift, B, I, O, n_mult,
+                                     tv_int(t, "x_zero_point"), tv_int(t, "w_zero_point"),
+                                     tv_int(t, "y_zero_point"), tv_int(t, "act_min"),
+                                     tv_int(t, "act_max")));
+    tv_check(t, "y", y);
+}
+
+static void run_conv1d_forward_s8(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), L = tv_int(t, "L"), C_in = tv_int(t, "C_in");
+    int32_t C_out = tv_int(t, "C_out"), K = tv_int(t, "K"), n_mult = tv_int(t, "n_mult");
+    int32_t stride = tv_int(t, "stride"), dilation = tv_int(t, "dilation");
+    int32_t padding = tv_int(t, "padding");
+    int32_t L_out = conv_out_len(L, K, stride, dilation, padding);
+    const int8_t *x = tv_in_s8(t, "x", tv_mul3(B, L, C_in));           /* [B][L][C_in] */
+    const int8_t *w = tv_in_s8(t, "w", tv_mul3(C_out, K, C_in));       /* [C_out][K][C_in] */
+    const int32_t *bias = tv_in_s32(t, "bias", C_out);                 /* [C_out] */
+    const int32_t *multiplier = tv_in_s32(t, "multiplier", n_mult);    /* [n_mult] */
+    const int32_t *shift = tv_in_s32(t, "shift", n_mult);              /* [n_mult] */
+    int8_t *y = tv_out_s8(t, "y", tv_mul3(B, L_out, C_out));           /* [B][L_out][C_out] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_conv1d_forward_s8(y, x, w, bias, multiplier, shift, B, L, C_in, C_out, K,
+                                      n_mult, stride, dilation, padding,
+                                      tv_int(t, "x_zero_point"), tv_int(t, "y_zero_point"),
+                                      tv_int(t, "act_min"), tv_int(t, "act_max")));
+    tv_check(t, "y", y);
+}
+
+/* ------------------------------------------------------- multi-step sequences, float32 */
+
+/* TinyReptile on one device over several rounds, with the kernels only (see
+ * tinyreptile_ref/vectors/cases.py, gen_reptile_mlp_f32): per round phi = theta, `steps` SGD
+ * steps of dense -> activation -> dense -> loss and back, then Reptile interpolation.
+ * Flat parameters [P] = w1 [H][I], b1 [H], w2 [O][H], b2 [O]. Every kernel's status is checked;
+ * the loss and phi after every step and theta after every round are compared. */
+static void run_reptile_mlp_f32(tv_ctx *t)
+{
+    int32_t B = tv_int(t, "B"), I = tv_int(t, "I"), H = tv_int(t, "H"), O = tv_int(t, "O");
+    int32_t steps = tv_int(t, "steps"), rounds = tv_int(t, "rounds");
+    float lr = tv_f32(t, "lr"), eps = tv_f32(t, "eps");
+    const char *act = tv_str(t, "activation"), *loss_name = tv_str(t, "loss");
+    int tanh_act = strcmp(act, "tanh") == 0, mse = strcmp(loss_name, "mse") == 0;
+    if (!tanh_act && strcmp(act, "relu") != 0) {
+        tv_fail(t, "activation \"%s\" is not tanh or relu", act);
+    }
+    if (!mse && strcmp(loss_name, "softmax_xent") != 0) {
+        tv_fail(t, "loss \"%s\" is not mse or softmax_xent", loss_name);
+    }
+    int32_t nw1 = tv_mul(H, I), nw2 = tv_mul(O, H), n_steps = tv_mul(rounds, steps);
+    int32_t P = -1; /* H*I + H + O*H + O, when it fits */
+    if (nw1 >= 0 && nw2 >= 0 && H >= 0 && O >= 0 && nw1 <= INT32_MAX - H &&
+        nw1 + H <= INT32_MAX - nw2 && nw1 + H + nw2 <= INT32_MAX - O) {
+        P = nw1 + H + nw2 + O;
+    }
+    if (P < 0) {
+        tv_fail(t, "the parameter count H*I + H + O*H + O does not fit int32");
+        return;
+    }
+    float *theta = tv_in_f32(t, "theta", P);                              /* [P] */
+    const float *x = tv_in_f32(t, "x", tv_mul3(n_steps, B, I));           /* [rounds][steps][B][I] */
+    const float *target = mse ? tv_in_f32(t, "target", tv_mul3(n_steps, B, O)) : NULL;
+    const int32_t *labels = mse ? NULL : tv_in_s32(t, "target", tv_mul(n_steps, B));
+    float *phi = tv_scratch_f32(t, P), *grad = tv_scratch_f32(t, P);      /* [P] */
+    float *hpre = tv_scratch_f32(t, tv_mul(B, H)), *h = tv_scratch_f32(t, tv_mul(B, H));
+    float *dh = tv_scratch_f32(t, tv_mul(B, H)), *dhpre = tv_scratch_f32(t, tv_mul(B, H));
+    float *y = tv_scratch_f32(t, tv_mul(B, O)), *dy = tv_scratch_f32(t, tv_mul(B, O));
+    float *loss = tv_scratch_f32(t, 1);
+    if (!tv_ok(t)) {
+        return;
+    }
+    float *w1 = phi, *b1 = phi + nw1, *w2 = b1 + H, *b2 = w2 + nw2;
+    float *dw1 = grad, *db1 = grad + nw1, *dw2 = db1 + H, *db2 = dw2 + nw2;
+    for (int32_t r = 0; r < rounds && tv_ok(t); r++) {
+        for (int32_t j = 0; j < P; j++) {
+            phi[j] = theta[j];
+        }
+        for (int32_t s = 0; s < steps && tv_ok(t); s++) {
+            int32_t k = r * steps + s;
+            const float *xs = x + (size_t)k * (size_t)B * (size_t)I;       /* [B][I] */
+            tv_status(t, tr_dense_forward_f32(hpre, xs, w1, b1, B, I, H));
+            tv_status(t, tanh_act ? tr_tanh_forward_f32(h, hpre, tv_mul(B, H))
+                                  : tr_relu_forward_f32(h, hpre, tv_mul(B, H)));
+            tv_status(t, tr_dense_forward_f32(y, h, w2, b2, B, H, O));
+            tv_status(t, mse ? tr_mse_loss_f32(loss, dy, y, target + (size_t)k * (size_t)B * (size_t)O,
+                                               tv_mul(B, O))
+                             : tr_softmax_xent_loss_f32(loss, dy, y, labels + (size_t)k * (size_t)B, B, O));
+            tv_status(t, tr_dense_backward_f32(dh, dw2, db2, dy, h, w2, B, H, O));
+            tv_status(t, tanh_act ? tr_tanh_backward_f32(dhpre, dh, h, tv_mul(B, H))
+                                  : tr_relu_backward_f32(dhpre, dh, hpre, tv_mul(B, H)));
+            tv_status(t, tr_dense_backward_f32(NULL, dw1, db1, dhpre, xs, w1, B, I, H));
+            tv_status(t, tr_sgd_step_f32(phi, grad, lr, P));
+            tv_check_part(t, "loss", loss, k, 1);
+            tv_check_part(t, "phi", phi, k * P, P);
+        }
+        tv_status(t, tr_reptile_interpolate_f32(theta, phi, eps, P));
+        tv_check_part(t, "theta", theta, r * P, P);
+    }
+}
+
+/* ------------------------------------------------------------------------ table */
+
+const tv_handler_entry tv_handlers[] = {
+    {"dense_forward_f32", run_dense_forward_f32},
+    {"dense_backward_f32", run_dense_backward_f32},
+    {"conv1d_out_len", run_conv1d_out_len},
+    {"conv1d_forward_f32", run_conv1d_forward_f32},
+    {"conv1d_backward_f32", run_conv1d_backward_f32},
+    {"exp_f32", run_exp_f32},
+    {"log_f32", run_log_f32},
+    {"tanh_f32", run_tanh_f32},
+    {"relu_forward_f32", run_relu_forward_f32},
+    {"relu_backward_f32", run_relu_backward_f32},
+    {"tanh_forward_f32", run_tanh_forward_f32},
+    {"tanh_backward_f32", run_tanh_backward_f32},
+    {"mse_loss_f32", run_mse_loss_f32},
+    {"softmax_xent_loss_f32", run_softmax_xent_loss_f32},
+    {"sgd_step_f32", run_sgd_step_f32},
+    {"reptile_interpolate_f32", run_reptile_interpolate_f32},
+    {"multiply_by_quantized_multiplier_s32", run_multiply_by_quantized_multiplier_s32},
+    {"quantize_s8", run_quantize_s8},
+    {"dequantize_s8", run_dequantize_s8},
+    {"transport_quantize_s8", run_transport_quantize_s8},
+    {"transport_dequantize_s8", run_transport_dequantize_s8},
+    {"sgd_step_s8", run_sgd_step_s8},
+    {"reptile_interpolate_s8", run_reptile_interpolate_s8},
+    {"dense_forward_s8", run_dense_forward_s8},
+    {"conv1d_forward_s8", run_conv1d_forward_s8},
+    {"reptile_mlp_f32", run_reptile_mlp_f32},
+};
+const int32_t tv_handler_count = (int32_t)(sizeof tv_handlers / sizeof tv_handlers[0]);
