@@ -164,8 +164,8 @@ BAD_CALLS += [
 ]
 
 
-def _readonly():
-    t = np.ones(5, f)
+def _readonly(n=5):
+    t = np.ones(n, f)
     t.flags.writeable = False
     return t
 
@@ -174,6 +174,41 @@ BAD_CALLS.append(("sgd_step_f32", (_readonly(), T, 0.1), LayoutError, "theta"))
 _ro8 = np.zeros(5, np.int8)
 _ro8.flags.writeable = False
 BAD_CALLS.append(("reptile_interpolate_s8", (_ro8, Q5, 2**30, 0), LayoutError, "theta"))
+
+
+# the model runtime: a small sine model and a small conv1d classifier
+from tinyreptile_ref.model import Conv1d, Dense, Flatten, Model, ReLU, Tanh  # noqa: E402
+
+SM = Model((1,), [Dense(3), Tanh(), Dense(1)])
+CM = Model((4, 2), [Conv1d(2, 3), ReLU(), Flatten(), Dense(3)], loss="softmax_xent")
+STH = np.zeros(SM.n_params, f)
+CTH = np.zeros(CM.n_params, f)
+SX, SY = np.ones((2, 1), f), np.ones((2, 1), f)
+CX1, CY1 = np.ones((1, 4, 2), f), np.array([1], np.int32)
+ORD = np.array([[1, 0]], np.int32)
+BAD_CALLS += [
+    ("model_forward_f32", (STH.astype(np.float64), SX, SM), DTypeError, "theta"),
+    ("model_forward_f32", (STH[:-1], SX, SM), ShapeError, "theta"),
+    ("model_forward_f32", (STH, np.ones((2, 2), f), SM), ShapeError, "x"),
+    ("model_forward_f32", (STH, SX, "sine"), ParameterError, "model"),
+    ("model_backward_f32", (STH, SX, SY[:1], SM), ShapeError, "target"),
+    ("model_backward_f32", (CTH, CX1, np.array([3], np.int32), CM), ParameterError, "target"),
+    ("model_backward_f32", (CTH, CX1, CY1.astype(np.int64), CM), DTypeError, "target"),
+    ("model_train_step_f32", (STH.copy(), SX, SY, SM, 0.1, "fast"), ParameterError, "mode"),
+    ("model_train_step_f32", (STH.copy(), SX, SY, SM, 0.1, "fused"), ParameterError, "mode"),
+    ("model_train_step_f32", (STH.copy(), SX, SY, SM, float("inf"), "grad"), ParameterError, "lr"),
+    ("model_train_step_f32", (_readonly(SM.n_params), SX, SY, SM, 0.1, "grad"), LayoutError, "theta"),
+    ("tinyreptile_device_round_f32", (STH, SX, SY, SM, 0.1, "accumulate"), ParameterError, "mode"),
+    ("tinyreptile_device_round_f32", (CTH, CX1, np.array([-1], np.int32), CM, 0.1), ParameterError,
+     "target"),
+    ("reptile_device_round_f32", (STH, SX, SY, np.array([[1, 2]], np.int32), SM, 1, 2, 0.1),
+     ParameterError, "order"),
+    ("reptile_device_round_f32", (STH, SX, SY, ORD.T.copy(), SM, 1, 2, 0.1), ShapeError, "order"),
+    ("reptile_device_round_f32", (STH, SX, SY, ORD.astype(np.int64), SM, 1, 2, 0.1), DTypeError,
+     "order"),
+    ("reptile_device_round_f32", (STH, SX, SY, ORD, SM, 1, 0, 0.1), ParameterError, "batch"),
+    ("reptile_device_round_f32", (STH, SX, SY, ORD, SM, -1, 2, 0.1), ParameterError, "epochs"),
+]
 
 
 @pytest.mark.parametrize("kernel,args,exc,arg", BAD_CALLS, ids=[f"{k}-{a}-{e.__name__}" for k, _, e, a in BAD_CALLS])

@@ -153,10 +153,10 @@ def test_costs_count_bytes_and_macs_per_round():
     tiny = fl.costs(m, tk.config("sine", "tinyreptile", rounds=100, k=10))
     assert tiny["bytes_per_round"] == 2 * 4 * P and tiny["bytes_total"] == 100 * 2 * 4 * P
     assert tiny["device_macs_per_round"] == 10 * m.step_macs(1)
-    assert tiny["device_ram_bytes"] == m.memory_plan(1).ram
+    assert tiny["device_ram_bytes"] == m.memory_plan(1, mode="fused").ram
     rep = fl.costs(m, tk.config("sine", "reptile", rounds=3, k=25, batch=10, epochs=2))
     assert rep["device_macs_per_round"] == 2 * (2 * m.step_macs(10) + m.step_macs(5))
-    assert rep["device_ram_bytes"] == m.memory_plan(10, stored=25).ram
+    assert rep["device_ram_bytes"] == m.memory_plan(10, stored=25, mode="accum").ram
     fed = fl.costs(m, tk.config("sine", "fedavg", rounds=3, meta_batch=4))
     assert fed["bytes_per_round"] == 4 * 2 * 4 * P
 

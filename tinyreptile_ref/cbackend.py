@@ -4,6 +4,8 @@ Each wrapper runs the twin's own argument checks, allocates the outputs, passes 
 with ffi.from_buffer (no copies) and turns a non-zero status into an exception whose message
 comes from tr_status_str().
 """
+import weakref
+
 import numpy as np
 
 from . import _checks as ck
@@ -16,6 +18,7 @@ from .dense import check_dense
 from .errors import AccumulatorOverflowError, KernelError
 from .loss import check_mse, check_softmax_xent
 from .mathf import check_mathf
+from .model import LOSSES, MODES, MemoryPlan, check_mode, check_model_call, check_order
 from .optim import check_update
 
 try:
@@ -26,6 +29,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 F32 = np.float32
+TRAIN_GRAD, TRAIN_ACCUM = MODES.index("grad"), MODES.index("accum")
 
 
 def _buf(a, _from_buffer=ffi.from_buffer):
@@ -260,3 +264,130 @@ def softmax_xent_loss_f32(logits, labels):
            lib.tr_softmax_xent_loss_f32(_buf(loss), _buf(dlogits), _buf(logits),
                                         _i32(labels), B, C))
     return loss[0], dlogits
+
+
+# ---------------------------------------------------------------- model runtime, float32
+
+class _CModel:
+    """A model's tr_model and tr_layer table in C memory, and its arenas by plan."""
+
+    def __init__(self, model):
+        table = model.layer_table()
+        self.layers = ffi.new("tr_layer[]", len(table))
+        ffi.memmove(self.layers, table.tobytes(), table.nbytes)
+        self.m = ffi.new("tr_model *", {"layers": self.layers, "n_layers": len(table),
+                                         "n_params": model.n_params,
+                                         "loss": LOSSES.index(model.loss)})
+        _check("tr_model_check", lib.tr_model_check(self.m))
+        self.arenas = {}
+
+    def arena(self, batch, stored, mode):
+        """(arena, bytes): a float32 array of tr_model_arena_size(batch, stored, mode) bytes,
+        made once per plan and reused."""
+        key = (batch, stored, mode)
+        a = self.arenas.get(key)
+        if a is None:
+            n = ffi.new("int32_t *")
+            _check("tr_model_arena_size", lib.tr_model_arena_size(n, self.m, batch, stored, mode))
+            buf = np.empty(max(n[0] // 4, 1), F32)
+            a = self.arenas[key] = (_buf(buf), n[0], buf)
+        return a
+
+
+_CMODELS = weakref.WeakKeyDictionary()
+
+
+def _cmodel(model):
+    c = _CMODELS.get(model)
+    if c is None:
+        c = _CMODELS[model] = _CModel(model)
+    return c
+
+
+def _targets(model, target):
+    """(float *target, int32_t *labels) for the model's loss."""
+    if model.loss == "mse":
+        return _buf(target), ffi.NULL
+    return ffi.NULL, _i32(target)
+
+
+def model_forward_f32(theta, x, model):
+    B = check_model_call(model, theta, x)
+    c = _cmodel(model)
+    arena, nbytes, _ = c.arena(B, 0, TRAIN_GRAD)
+    y = np.empty((B,) + model.output_shape, F32)
+    _check("tr_model_forward_f32",
+           lib.tr_model_forward_f32(_buf(y), arena, _buf(theta), _buf(x), c.m, B, nbytes))
+    return y
+
+
+def model_backward_f32(theta, x, target, model):
+    B = check_model_call(model, theta, x, target)
+    c = _cmodel(model)
+    arena, nbytes, _ = c.arena(B, 0, TRAIN_GRAD)
+    grad = np.empty(model.n_params, F32)
+    loss = np.empty(1, F32)
+    t, lab = _targets(model, target)
+    _check("tr_model_backward_f32",
+           lib.tr_model_backward_f32(_buf(grad), _buf(loss), arena, _buf(theta), _buf(x), t, lab,
+                                     c.m, B, nbytes))
+    return loss[0], grad
+
+
+def model_train_step_f32(theta, x, target, model, lr, mode="fused"):
+    B = check_model_call(model, theta, x, target, writeable=True)
+    lr = ck.float_param("lr", lr)
+    code = check_mode(mode, B)
+    c = _cmodel(model)
+    arena, nbytes, _ = c.arena(B, 0, code)
+    loss = np.empty(1, F32)
+    t, lab = _targets(model, target)
+    _check("tr_model_train_step_f32",
+           lib.tr_model_train_step_f32(_buf(theta), _buf(loss), arena, _buf(x), t, lab, c.m, B,
+                                       nbytes, lr, code))
+    return loss[0]
+
+
+def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
+    k = check_model_call(model, theta, x, target)
+    lr = ck.float_param("lr", lr)
+    code = check_mode(mode, 1)
+    c = _cmodel(model)
+    arena, nbytes, _ = c.arena(1, 1, code)
+    phi = np.empty(model.n_params, F32)
+    losses = np.empty(k, F32)
+    t, lab = _targets(model, target)
+    _check("tr_tinyreptile_device_round_f32",
+           lib.tr_tinyreptile_device_round_f32(_buf(phi), _buf(losses), arena, _buf(theta),
+                                               _buf(x), t, lab, c.m, k, nbytes, lr, code))
+    return phi, losses
+
+
+def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
+    k = check_model_call(model, theta, x, target)
+    epochs = ck.int_param("epochs", epochs, 0)
+    batch = ck.int_param("batch", batch, 1)
+    lr = ck.float_param("lr", lr)
+    check_order(order, epochs, k)
+    c = _cmodel(model)
+    arena, nbytes, _ = c.arena(batch, k, TRAIN_ACCUM)
+    phi = np.empty(model.n_params, F32)
+    losses = np.empty(epochs * -(-k // batch), F32)
+    t, lab = _targets(model, target)
+    _check("tr_reptile_device_round_f32",
+           lib.tr_reptile_device_round_f32(_buf(phi), _buf(losses), arena, _buf(theta), _buf(x),
+                                           t, lab, _i32(order), c.m, k, epochs, batch, nbytes,
+                                           lr))
+    return phi, losses
+
+
+def model_memory_plan(model, batch=1, stored=None, mode="grad"):
+    """The C runtime's tr_model_memory_plan as a MemoryPlan (model.memory_plan's twin)."""
+    ref = model.memory_plan(batch, stored, mode)  # the argument checks
+    p = ffi.new("tr_memory_plan *")
+    _check("tr_model_memory_plan",
+           lib.tr_model_memory_plan(p, _cmodel(model).m, ref.batch, ref.stored,
+                                    MODES.index(mode)))
+    return MemoryPlan(batch=ref.batch, stored=ref.stored, params=p.params, grads=p.grads,
+                      activations=p.activations, deltas=p.deltas, samples=p.samples,
+                      flash=4 * model.n_params, mode=mode)

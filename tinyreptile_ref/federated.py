@@ -117,32 +117,25 @@ class Config:
 class Device:
     """One device. It knows its task (its data source) and nothing else; per round it gets θ,
     trains on samples of its own, and returns φ. `ws` is the device's RAM: a model Workspace
-    (parameter + gradient buffers) the round loads θ into."""
+    whose backend runs the whole device round (on the C backend, one call into C)."""
 
     def __init__(self, device_id, task):
         self.id = device_id
         self.task = task
 
     def tinyreptile_round(self, ws, theta, k, lr, rng):
-        """Stream k samples, one SGD step of batch size 1 on each, each used once -> φ."""
-        ws.load(theta)
+        """Stream k samples, one SGD step of batch size 1 on each, each used once -> φ
+        (the runtime's fused step: no gradient buffer)."""
         x, y = self.task.sample(rng, k)  # drawn as a stream: sample j is x[j], y[j]
-        losses = np.empty(k, F32)
-        for j in range(k):
-            losses[j] = ws.sgd_step(x[j:j + 1], y[j:j + 1], lr)
-        return ws.theta.copy(), losses
+        return ws.be.tinyreptile_device_round_f32(theta, x, y, ws.model, lr, "fused")
 
     def batched_round(self, ws, theta, k, lr, epochs, batch, rng):
-        """Store k samples; E epochs of mini-batch SGD, a fresh shuffle each epoch -> φ."""
-        ws.load(theta)
+        """Store k samples; E epochs of mini-batch SGD, a fresh shuffle each epoch -> φ
+        (the runtime's Reptile round: each mini-batch's gradient accumulated sample by
+        sample, the same bits as one batched step)."""
         x, y = self.task.sample(rng, k)
-        losses = []
-        for _ in range(epochs):
-            order = rng.permutation(k)
-            for s in range(0, k, batch):
-                idx = order[s:s + batch]
-                losses.append(ws.sgd_step(x[idx], y[idx], lr))
-        return ws.theta.copy(), np.asarray(losses, F32)
+        order = np.array([rng.permutation(k) for _ in range(epochs)], np.int32).reshape(epochs, k)
+        return ws.be.reptile_device_round_f32(theta, x, y, order, ws.model, epochs, batch, lr)
 
 
 # --------------------------------------------------------------------------------- server
@@ -235,14 +228,17 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
 
 
 def costs(model, cfg):
-    """What one round costs: device RAM per training step (the memory plan), bytes sent
-    (θ down and φ up, float32, per round and in total) and device multiply-accumulates."""
+    """What one round costs: device RAM per training step (the memory plan of the way the
+    runtime trains on the device: TinyReptile's fused batch-1 step, no gradient buffer;
+    Reptile's and FedAvg's k stored samples with each mini-batch's gradient accumulated sample
+    by sample), bytes sent (θ down and φ up, float32, per round and in total) and device
+    multiply-accumulates."""
     if cfg.algo == "tinyreptile":
-        plan = model.memory_plan(batch=1, stored=1)
+        plan = model.memory_plan(batch=1, stored=1, mode="fused")
         macs = cfg.k * model.step_macs(1)
     else:
         b = cfg.device_batch
-        plan = model.memory_plan(batch=b, stored=cfg.k)
+        plan = model.memory_plan(batch=b, stored=cfg.k, mode="accum")
         full, rest = divmod(cfg.k, b)
         per_epoch = full * model.step_macs(b) + (model.step_macs(rest) if rest else 0)
         macs = cfg.epochs * per_epoch

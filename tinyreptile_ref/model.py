@@ -1,36 +1,58 @@
 """A sequential model on the kernels: a layer table, one flat float32 parameter buffer,
 forward / backward / SGD at any batch size on either backend, and the device memory plan.
+It is the NumPy twin of the C model runtime (csrc/model.c): the same table rules, parameter
+layout, memory plan, training modes and step order, so both give the same bits.
 
     model = Model((1,), [Dense(64), Tanh(), Dense(64), Tanh(), Dense(1)], loss="mse")
     theta = model.init(np.random.default_rng(0))          # flat float32 [n_params]
     ws = model.workspace(get_backend("c"))                # parameter + gradient buffers
     ws.load(theta); ws.sgd_step(x, y, lr=0.02)            # one training step, in place
-    model.memory_plan(batch=1).ram                        # bytes a device needs for it
+    model.memory_plan(batch=1, mode="fused").ram          # bytes a device needs for it
+    be.tinyreptile_device_round_f32(theta, x, y, model, 0.02)   # a device's round, one call
 
 Parameter layout. Layers own parameters in table order; each owns its weight, row-major in
 the kernel's layout (dense w [O, I], conv1d w [C_out, K, C_in]), then its bias [O] / [C_out].
 So SGD (tr_sgd_step_f32) and the Reptile interpolation are one kernel call over the buffer.
 
-Step order (the C runtime of issue 6 keeps it, so both give the same bits):
-  1. forward, layer by layer; every layer's output is a fresh tensor;
+Table rules (the runtime's): at least one dense or conv1d layer; ReLU and tanh each follow a
+dense or conv1d layer, with only flatten layers between (they work in place on that layer's
+output, and their backward reads their own output), so there is at most one per buffer.
+
+Step order (tinyreptile.h, tr_model_backward_f32 and tr_model_train_step_f32):
+  1. forward, layer by layer;
   2. loss and its gradient dpred (mse_loss_f32 or softmax_xent_loss_f32, mean over batch);
   3. backward from the last layer to the first parametric one: dense/conv1d compute
-     (dx, dw, db) from (dy, x, w) with the weights of step 1 and dw, db overwrite their
-     slices of the gradient buffer; ReLU and tanh map dy to dx from their OUTPUT y
-     (relu'(x) > 0 exactly when y = relu(x) > 0, and tanh' = 1 - y*y), so they can work in
-     place on a device; flatten is a reshape; the first parametric layer's dx is not needed;
-  4. SGD: theta[j] -= lr*grad[j] over the whole buffer (one kernel call).
-Parameters of layers without a gradient in step 3 do not exist (only dense and conv1d have
-parameters), so every gradient entry is written in every step.
+     (dx, dw, db) from (dy, x, w) with the weights of step 1; ReLU and tanh map dy to dx from
+     their OUTPUT y (relu'(x) > 0 exactly when y = relu(x) > 0, tanh' = 1 - y*y); flatten is
+     a reshape; the first parametric layer's dx is not needed;
+  4. SGD, theta[j] = theta[j] - lr*g[j] (product rounded, then subtracted), in one of three
+     training modes (MODES) that give the same bits:
+       grad   dw, db overwrite their slices of a gradient buffer, then one SGD over it;
+       fused  batch 1, no gradient buffer: each parametric layer, right after its dx has been
+              computed with its old weights, updates its own weights in place with
+              g = dw = 0 + (the kernel's terms in the kernel's order); nothing reads a
+              layer's weights after its update within the step;
+       accum  the batch's gradient accumulated one sample at a time (dw += dy*x, b ascending,
+              as the batched kernels sum), the loss with the batch's scale; then SGD.
+Every gradient entry is written in every step (only dense and conv1d have parameters).
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _checks as ck
+from . import activation as _act
+from . import conv1d as _conv1d
+from . import dense as _dense
+from . import loss as _lossmod
+from . import mathf as _mathf
+from . import optim as _optim
 from .errors import ParameterError, ShapeError
 
 F32 = np.float32
+ZERO = F32(0.0)
+ONE = F32(1.0)
+TWO = F32(2.0)
 
 #: Layer kinds in the order of their codes (a C runtime's layer table uses the same codes).
 KINDS = ("dense", "conv1d", "relu", "tanh", "flatten")
@@ -38,6 +60,8 @@ KINDS = ("dense", "conv1d", "relu", "tanh", "flatten")
 LOSSES = ("mse", "softmax_xent")
 #: Padding modes of conv1d in the order of the kernels' codes (TR_PAD_VALID, TR_PAD_SAME).
 PADDINGS = ("valid", "same")
+#: Training modes in the order of their codes (TR_TRAIN_FUSED, TR_TRAIN_GRAD, TR_TRAIN_ACCUM).
+MODES = ("fused", "grad", "accum")
 
 
 # ------------------------------------------------------------------ layer descriptions
@@ -125,23 +149,26 @@ def _prod(shape):
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    """Bytes a device needs for one training step of `batch` samples, with `stored` samples
-    held in RAM (1 for a streaming device; k for a device that stores its k samples).
+    """Bytes a device needs for one training step of `batch` samples in training `mode`, with
+    `stored` samples held in RAM (1 for a streaming device; k for one that stores its k).
+    tr_model_memory_plan gives the same numbers (the C runtime lays its arena out this way).
 
-    The rules (a static arena, as a C runtime lays it out):
+    The rules, with Bact = batch in mode "grad" and 1 in "fused" and "accum":
       params      4 * n_params, the flat float32 buffer theta (trained in place into phi);
-      grads       4 * n_params, the gradient buffer SGD reads;
-      activations 4 * batch * (sum of the output sizes of the dense and conv1d layers):
+      grads       4 * n_params, the gradient buffer SGD reads ("grad", "accum"); 0 in "fused";
+      activations 4 * Bact * (sum of the output sizes of the dense and conv1d layers):
                   each such output is kept for backward (it is the next layer's input, a
                   ReLU/tanh output, or the prediction the loss reads); ReLU and tanh work in
                   place on it, flatten aliases it;
       deltas      the backward pass's gradient tensors dpred, then the dx of each
                   parametric layer after the first, alternate between two buffers (the
                   elementwise layers work in place); each buffer is as large as the largest
-                  tensor it holds: 4 * batch * (max over even + max over odd);
+                  tensor it holds: 4 * Bact * (max over even + max over odd);
       samples     stored * (4 * input size + target bytes): target 4 * output size for mse,
-                  one int32 label for softmax cross-entropy; a mini-batch is a view of the
-                  store, not a copy;
+                  one int32 label for softmax cross-entropy; in "accum" a mini-batch is read
+                  from the store sample by sample, in "grad" it is the stored batch itself;
+      arena       grads + activations + deltas + samples: the C runtime's arena
+                  (tr_model_arena_size); params live in the caller's buffer;
       flash       4 * n_params: the weights as float32.
     The NumPy model allocates fresh arrays as it goes; the plan is what a device needs.
     """
@@ -153,15 +180,21 @@ class MemoryPlan:
     deltas: int
     samples: int
     flash: int
+    mode: str = "grad"
+
+    @property
+    def arena(self):
+        return self.grads + self.activations + self.deltas + self.samples
 
     @property
     def ram(self):
-        return self.params + self.grads + self.activations + self.deltas + self.samples
+        return self.params + self.arena
 
     def as_dict(self):
-        return {"batch": self.batch, "stored_samples": self.stored, "params": self.params,
-                "grads": self.grads, "activations": self.activations, "deltas": self.deltas,
-                "samples": self.samples, "ram": self.ram, "flash": self.flash}
+        return {"mode": self.mode, "batch": self.batch, "stored_samples": self.stored,
+                "params": self.params, "grads": self.grads, "activations": self.activations,
+                "deltas": self.deltas, "samples": self.samples, "arena": self.arena,
+                "ram": self.ram, "flash": self.flash}
 
 
 # --------------------------------------------------------------------------------- model
@@ -190,8 +223,23 @@ class Model:
         self.n_params = off
         if loss == "softmax_xent" and len(shape) != 1:
             raise ShapeError(f"loss: softmax_xent needs a 1-D output per sample, got {shape}")
+        if any(s < 1 for s in self.input_shape) or len(self.input_shape) not in (1, 2):
+            raise ShapeError(f"input_shape: {self.input_shape} is not [n] or [length, channels] "
+                             f"with sizes >= 1")
         params = [L.index for L in self.layers if L.has_params]
-        self.first_param_layer = params[0] if params else len(self.layers)
+        if not params:
+            raise ParameterError("layers: a model needs at least one Dense or Conv1d layer")
+        self.first_param_layer = params[0]
+        free = False  # whether the current buffer (a parametric layer's output) is free
+        for L in self.layers:
+            if L.has_params:
+                free = True
+            elif L.kind in ("relu", "tanh"):
+                if not free:
+                    raise ParameterError(
+                        f"layers[{L.index}]: {L.kind} must follow a Dense or Conv1d layer (only "
+                        f"Flatten between), as it works in place on that layer's output")
+                free = False
 
     def __repr__(self):
         return (f"Model(input {self.input_shape}, {len(self.layers)} layers, "
@@ -252,25 +300,44 @@ class Model:
         target = 4 * _prod(self.output_shape) if self.loss == "mse" else 4
         return 4 * _prod(self.input_shape) + target
 
-    def memory_plan(self, batch=1, stored=None):
-        """The MemoryPlan of one training step at `batch` samples with `stored` samples in RAM
-        (default: the batch itself, so batch 1 holds one sample)."""
+    def memory_plan(self, batch=1, stored=None, mode="grad"):
+        """The MemoryPlan of one training step at `batch` samples in `mode` (MODES) with
+        `stored` samples in RAM (default: the batch itself, so batch 1 holds one sample)."""
         batch = ck.int_param("batch", batch, 1)
         stored = batch if stored is None else ck.int_param("stored", stored, 1)
         if stored < batch:
             raise ParameterError(f"stored: {stored} samples cannot feed a batch of {batch}")
+        check_mode(mode, batch)
+        bact = batch if mode == "grad" else 1
         p = 4 * self.n_params
         acts = sum(_prod(L.out_shape) for L in self.layers if L.has_params)
         # delta tensors in the order backward makes them: dpred, then each parametric
         # layer's dx from the last such layer down to (not including) the first.
-        deltas = [_prod(self.output_shape)] if self.first_param_layer < len(self.layers) else []
+        deltas = [_prod(self.output_shape)]
         for L in reversed(self.layers[self.first_param_layer + 1:]):
             if L.has_params:
                 deltas.append(_prod(L.in_shape))
-        d = max(deltas[0::2], default=0) + max(deltas[1::2], default=0)
-        return MemoryPlan(batch=batch, stored=stored, params=p, grads=p,
-                          activations=4 * batch * acts, deltas=4 * batch * d,
-                          samples=stored * self.sample_bytes(), flash=p)
+        d = max(deltas[0::2]) + max(deltas[1::2], default=0)
+        return MemoryPlan(batch=batch, stored=stored, params=p,
+                          grads=0 if mode == "fused" else p, activations=4 * bact * acts,
+                          deltas=4 * bact * d, samples=stored * self.sample_bytes(), flash=p,
+                          mode=mode)
+
+    def layer_table(self):
+        """The layer table as the C runtime's tr_layer rows, int32 [n_layers, 13]: kind,
+        in_rank, in_dim[2], out_rank, out_dim[2], w_off, b_off, kernel_size, stride,
+        dilation, padding (codes in KINDS and PADDINGS order; a rank-1 shape [n] is
+        dims (n, 1); fields a kind does not use are 0)."""
+        rows = []
+        for L in self.layers:
+            def dims(shape):
+                return [len(shape), shape[0], shape[1] if len(shape) == 2 else 1]
+            conv = L.kind == "conv1d"
+            rows.append([L.code, *dims(L.in_shape), *dims(L.out_shape),
+                         L.w_off if L.has_params else 0, L.b_off if L.has_params else 0,
+                         L.w_shape[1] if conv else 0, L.stride if conv else 0,
+                         L.dilation if conv else 0, PADDINGS.index(L.padding) if conv else 0])
+        return np.asarray(rows, np.int32).reshape(len(rows), 13)
 
     def step_macs(self, batch=1):
         """Multiply-accumulates of one training step at `batch` samples: forward (dense and
@@ -324,21 +391,293 @@ def _make_layer(i, spec, shape, off):
     raise ParameterError(f"layers[{i}]: {spec!r} is not a layer (Dense, Conv1d, ReLU, Tanh, Flatten)")
 
 
+# ----------------------------------------------------------------- runtime: argument checks
+
+def check_model_call(model, theta, x, target=None, writeable=False):
+    """Check theta [n_params], x [B, *input_shape] and, when given, the targets (float32
+    [B, *output_shape] for mse; int32 labels [B] in [0, classes) for softmax cross-entropy);
+    returns B. Shared by the NumPy twin and the C wrappers, so both raise alike."""
+    if not isinstance(model, Model):
+        raise ParameterError(f"model: expected a Model, got {type(model).__name__}")
+    ck.f32("theta", theta, 1)
+    if writeable:
+        ck.writeable("theta", theta)
+    if theta.shape[0] != model.n_params:
+        raise ShapeError(f"theta: length {theta.shape[0]}, expected {model.n_params} parameters")
+    ck.f32("x", x)
+    if x.ndim != 1 + len(model.input_shape) or x.shape[1:] != model.input_shape:
+        raise ShapeError(f"x: shape {x.shape}, expected (batch,) + {model.input_shape}")
+    B = x.shape[0]
+    ck.sizes(("x", x.shape))
+    if target is not None:
+        if model.loss == "softmax_xent":
+            ck.array("target", target, ck.I32, 1)
+            if target.shape[0] != B:
+                raise ShapeError(f"target: {target.shape[0]} labels for a batch of {B}")
+            C = model.output_shape[0]
+            bad = np.flatnonzero((target < 0) | (target >= C))
+            if bad.size:
+                j = int(bad[0])
+                raise ParameterError(f"target: label {int(target[j])} at index {j} is outside "
+                                     f"[0, {C})")
+        else:
+            ck.f32("target", target)
+            if target.shape != (B,) + model.output_shape:
+                raise ShapeError(f"target: shape {target.shape}, expected "
+                                 f"{(B,) + model.output_shape}")
+    return B
+
+
+def check_mode(mode, batch=1):
+    """The code of a training mode (MODES); "fused" trains on one sample at a time."""
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ParameterError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+    if mode == "fused" and batch != 1:
+        raise ParameterError(f"mode: 'fused' takes one sample per step, got a batch of {batch}")
+    return MODES.index(mode)
+
+
+def check_order(order, epochs, k):
+    """Reptile's visiting order: int32 [epochs, k], every entry in [0, k)."""
+    ck.array("order", order, ck.I32, 2)
+    if order.shape != (epochs, k):
+        raise ShapeError(f"order: shape {order.shape}, expected (epochs, k) = {(epochs, k)}")
+    if order.size and ((order < 0) | (order >= k)).any():
+        raise ParameterError(f"order: every entry must lie in [0, {k})")
+
+
+# ---------------------------------------------------------------- runtime: the NumPy twin
+
+def _forward(model, pv, x, acts=None):
+    a = x
+    for L, p in zip(model.layers, pv):
+        if L.kind == "dense":
+            a = _dense.dense_forward_f32(a, p[0], p[1])
+        elif L.kind == "conv1d":
+            a = _conv1d.conv1d_forward_f32(a, p[0], p[1], L.stride, L.dilation, L.padding)
+        elif L.kind == "tanh":
+            a = _act.tanh_forward_f32(a)
+        elif L.kind == "relu":
+            a = _act.relu_forward_f32(a)
+        else:  # flatten
+            a = a.reshape((a.shape[0],) + L.out_shape)
+        if acts is not None:
+            acts.append(a)
+    return a
+
+
+def _loss(model, pred, target):
+    if model.loss == "softmax_xent":
+        return _lossmod.softmax_xent_loss_f32(pred, target)
+    return _lossmod.mse_loss_f32(pred, target)
+
+
+def _kernel_backward(L, dy, xin, w):
+    if L.kind == "dense":
+        return _dense.dense_backward_f32(dy, xin, w)
+    return _conv1d.conv1d_backward_f32(dy, xin, w, L.stride, L.dilation, L.padding)
+
+
+def _backward(model, x, acts, d, on_param):
+    """Step 3 from dpred d down to the first parametric layer; on_param(i, L, dy, xin) does a
+    dense or conv1d layer's part (what the mode does with its weights) and returns its dx."""
+    for i in range(len(model.layers) - 1, model.first_param_layer - 1, -1):
+        L = model.layers[i]
+        if L.has_params:
+            d = on_param(i, L, d, acts[i - 1] if i > 0 else x)
+        elif L.kind == "tanh":
+            d = _act.tanh_backward_f32(d, acts[i])
+        elif L.kind == "relu":
+            d = _act.relu_backward_f32(d, acts[i])  # from y: y > 0 exactly when x > 0
+        else:  # flatten
+            d = d.reshape((d.shape[0],) + L.in_shape)
+
+
+def _grad_batch(model, theta, grad, x, target):
+    """Mode grad's steps 1-3: forward, loss, kernel backward into grad; returns the loss."""
+    pv, gv = model.views(theta), model.views(grad)
+    acts = []
+    loss, d = _loss(model, _forward(model, pv, x, acts), target)
+
+    def on_param(i, L, dy, xin):
+        dx, dw, db = _kernel_backward(L, dy, xin, pv[i][0])
+        gv[i][0][...] = dw
+        gv[i][1][...] = db
+        return dx
+
+    _backward(model, x, acts, d, on_param)
+    return loss
+
+
+def _step_fused(model, theta, x, target, lr):
+    pv = model.views(theta)
+    acts = []
+    loss, d = _loss(model, _forward(model, pv, x, acts), target)
+
+    def on_param(i, L, dy, xin):
+        w, b = pv[i]
+        dx, dw, db = _kernel_backward(L, dy, xin, w)  # dx with the old weights
+        w -= lr * dw  # dw = 0 + the kernel's terms in its order; rounded product, subtracted
+        b -= lr * db
+        return dx
+
+    _backward(model, x, acts, d, on_param)
+    return loss
+
+
+def _sample_loss(model, acc, pred, target, scale):
+    """One sample's terms of the batch's loss added to acc, and its dpred with the batch's
+    scale (2/(B*output size) for mse, B for softmax cross-entropy): model.c's
+    tr__mse_sample / tr__xent_sample, in the loss kernels' operation order."""
+    if model.loss == "mse":
+        d = (pred - target).reshape(-1)
+        sq = d * d
+        for j in range(d.size):
+            acc = acc + sq[j]
+        return acc, (d * scale).reshape(pred.shape)
+    z = pred.reshape(-1)
+    label = int(target[0])
+    m = z[0]
+    for c in range(1, z.size):
+        if z[c] > m:
+            m = z[c]
+    e = _mathf.exp_f32(z - m)
+    s = ZERO
+    for c in range(z.size):
+        s = s + e[c]
+    acc = acc + (_mathf.log_f32(np.array([s], F32))[0] - (z[label] - m))
+    q = e / s
+    q[label] = q[label] - ONE
+    return acc, (q / scale).reshape(pred.shape)
+
+
+def _conv1d_accumulate(gw, gb, dy, x, L):
+    """One sample's conv1d terms added in the kernel's order: gb[co] += dy[t, co] and
+    gw[co, k, ci] += dy[t, co]*x[p(t, k), ci], t ascending (taps inside [0, L) only)."""
+    for t in range(dy.shape[0]):
+        gb += dy[t]
+    for k in range(gw.shape[1]):
+        for t in range(dy.shape[0]):
+            p = t * L.stride + k * L.dilation - L.pad_before
+            if 0 <= p < x.shape[0]:
+                gw[:, k, :] += dy[t][:, None] * x[p][None, :]
+
+
+def _step_accum(model, theta, grad, x, target, lr, rows=None):
+    """Mode accum: the samples x[rows] (all of x when rows is None), one at a time."""
+    pv, gv = model.views(theta), model.views(grad)
+    B = x.shape[0] if rows is None else len(rows)
+    fn = F32(B * _prod(model.output_shape))
+    scale = TWO / fn if model.loss == "mse" else F32(B)
+    grad[...] = 0
+    acc = ZERO
+    for b in range(B):
+        r = b if rows is None else int(rows[b])
+        xb = x[r:r + 1]
+        acts = []
+        acc, d = _sample_loss(model, acc, _forward(model, pv, xb, acts), target[r:r + 1], scale)
+
+        def on_param(i, L, dy, xin):
+            gw, gb = gv[i]
+            dx = _kernel_backward(L, dy, xin, pv[i][0])[0] if i > model.first_param_layer else None
+            if L.kind == "dense":
+                gw += dy[0][:, None] * xin[0][None, :]
+                gb += dy[0]
+            else:
+                _conv1d_accumulate(gw, gb, dy[0], xin[0], L)
+            return dx
+
+        _backward(model, xb, acts, d, on_param)
+    loss = ZERO if B == 0 else acc / (fn if model.loss == "mse" else F32(B))
+    _optim.sgd_step_f32(theta, grad, lr)
+    return loss
+
+
+def model_forward_f32(theta, x, model):
+    """The model's output [B, *output_shape] for x [B, *input_shape] (tr_model_forward_f32)."""
+    check_model_call(model, theta, x)
+    with np.errstate(all="ignore"):
+        return _forward(model, model.views(theta), x)
+
+
+def model_backward_f32(theta, x, target, model):
+    """(loss, grad [n_params]): forward, loss and backward over the batch (steps 1-3 in mode
+    grad; tr_model_backward_f32). The loss is an np.float32, the batch's mean."""
+    check_model_call(model, theta, x, target)
+    grad = np.zeros(model.n_params, F32)
+    with np.errstate(all="ignore"):
+        loss = _grad_batch(model, theta, grad, x, target)
+    return loss, grad
+
+
+def model_train_step_f32(theta, x, target, model, lr, mode="fused"):
+    """One SGD step on the batch in `mode` (MODES), theta updated in place; returns the loss
+    before it (np.float32). The three modes give the same bits (tr_model_train_step_f32)."""
+    B = check_model_call(model, theta, x, target, writeable=True)
+    lr = ck.float_param("lr", lr)
+    check_mode(mode, B)
+    with np.errstate(all="ignore"):
+        if mode == "fused":
+            return _step_fused(model, theta, x, target, lr)
+        grad = np.zeros(model.n_params, F32)
+        if mode == "accum":
+            return _step_accum(model, theta, grad, x, target, lr)
+        loss = _grad_batch(model, theta, grad, x, target)
+        _optim.sgd_step_f32(theta, grad, lr)
+        return loss
+
+
+def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
+    """TinyReptile, the device's side of a round: (phi, losses [k]) after one batch-1 step on
+    each of the k = len(x) streamed samples in order, from theta (not modified)
+    (tr_tinyreptile_device_round_f32; "fused" and "grad" give the same bits)."""
+    k = check_model_call(model, theta, x, target)
+    lr = ck.float_param("lr", lr)
+    check_mode(mode, 1)
+    phi = theta.copy()
+    losses = np.empty(k, F32)
+    for j in range(k):
+        losses[j] = model_train_step_f32(phi, x[j:j + 1], target[j:j + 1], model, lr, mode)
+    return phi, losses
+
+
+def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
+    """Batched Reptile (and FedAvg), the device's side: (phi, losses) after `epochs` passes
+    over the k stored samples in the order order[e] (int32 [epochs, k]), in mini-batches of
+    `batch` consecutive entries (the last one smaller when batch does not divide k), one
+    accum step each; losses [epochs * ceil(k / batch)] (tr_reptile_device_round_f32)."""
+    k = check_model_call(model, theta, x, target)
+    epochs = ck.int_param("epochs", epochs, 0)
+    batch = ck.int_param("batch", batch, 1)
+    lr = ck.float_param("lr", lr)
+    check_order(order, epochs, k)
+    phi = theta.copy()
+    grad = np.zeros(model.n_params, F32)
+    losses = []
+    with np.errstate(all="ignore"):
+        for e in range(epochs):
+            for s in range(0, k, batch):
+                losses.append(_step_accum(model, phi, grad, x, target, lr, order[e, s:s + batch]))
+    return phi, np.asarray(losses, F32).reshape(-1)
+
+
+def model_memory_plan(model, batch=1, stored=None, mode="grad"):
+    """The MemoryPlan of a training step (tr_model_memory_plan): model.memory_plan."""
+    return model.memory_plan(batch, stored, mode)
+
+
 # ----------------------------------------------------------------------------- workspace
 
 class Workspace:
     """A device's training buffers for one model on one backend: the flat parameter buffer
-    `theta` and the flat gradient buffer `grad` (float32, n_params each), with per-layer
-    views into both made once. Forward, backward and SGD run on any batch size."""
+    `theta` and the flat gradient buffer `grad` (float32, n_params each). Every operation is
+    one call of the backend's model runtime (the C backend: one call into C)."""
 
     def __init__(self, model, backend, theta=None):
         self.model = model
         self.be = backend
         self.theta = np.zeros(model.n_params, F32)
         self.grad = np.zeros(model.n_params, F32)
-        self._pv = model.views(self.theta)
-        self._gv = model.views(self.grad)
-        self._softmax = model.loss == "softmax_xent"
         if theta is not None:
             self.load(theta)
 
@@ -349,95 +688,32 @@ class Workspace:
             raise ShapeError(f"theta: length {theta.shape[0]}, expected {self.model.n_params}")
         self.theta[...] = theta
 
-    def _check_x(self, x):
-        ck.f32("x", x)
-        if x.shape[1:] != self.model.input_shape or x.ndim != 1 + len(self.model.input_shape):
-            raise ShapeError(f"x: shape {x.shape}, expected (batch,) + {self.model.input_shape}")
-
-    def _check_target(self, x, target):
-        B = x.shape[0]
-        if self._softmax:
-            ck.array("target", target, ck.I32, 1)
-            if target.shape[0] != B:
-                raise ShapeError(f"target: {target.shape[0]} labels for a batch of {B}")
-        else:
-            ck.f32("target", target)
-            if target.shape != (B,) + self.model.output_shape:
-                raise ShapeError(f"target: shape {target.shape}, expected "
-                                 f"{(B,) + self.model.output_shape}")
-
     def forward(self, x):
         """The model's output [B, ...output_shape] for x [B, ...input_shape]."""
-        self._check_x(x)
-        return self._forward(x, None)
-
-    def _forward(self, x, keep):
-        be = self.be
-        a = x
-        for L, pv in zip(self.model.layers, self._pv):
-            k = L.kind
-            if k == "dense":
-                a = be.dense_forward_f32(a, pv[0], pv[1])
-            elif k == "conv1d":
-                a = be.conv1d_forward_f32(a, pv[0], pv[1], L.stride, L.dilation, L.padding)
-            elif k == "tanh":
-                a = be.tanh_forward_f32(a)
-            elif k == "relu":
-                a = be.relu_forward_f32(a)
-            else:  # flatten
-                a = a.reshape(a.shape[0], -1)
-            if keep is not None:
-                keep.append(a)
-        return a
+        return self.be.model_forward_f32(self.theta, x, self.model)
 
     def loss(self, x, target):
         """The loss (np.float32) of the current parameters on a batch."""
-        self._check_target(x, target)
-        return self._loss(self.forward(x), target)[0]
-
-    def _loss(self, pred, target):
-        if self._softmax:
-            return self.be.softmax_xent_loss_f32(pred, target)
-        return self.be.mse_loss_f32(pred, target)
+        check_model_call(self.model, self.theta, x, target)
+        pred = self.forward(x)
+        if self.model.loss == "softmax_xent":
+            return self.be.softmax_xent_loss_f32(pred, target)[0]
+        return self.be.mse_loss_f32(pred, target)[0]
 
     def loss_and_grad(self, x, target):
         """Forward, loss and backward on a batch; the gradient overwrites self.grad.
         Returns the loss (np.float32, the mean over the batch)."""
-        self._check_x(x)
-        self._check_target(x, target)
-        be = self.be
-        layers = self.model.layers
-        acts = []
-        pred = self._forward(x, acts)
-        loss, d = self._loss(pred, target)
-        stop = self.model.first_param_layer
-        for i in range(len(layers) - 1, stop - 1, -1):
-            L = layers[i]
-            k = L.kind
-            if k == "dense" or k == "conv1d":
-                xin = acts[i - 1] if i > 0 else x
-                w = self._pv[i][0]
-                if k == "dense":
-                    dx, dw, db = be.dense_backward_f32(d, xin, w)
-                else:
-                    dx, dw, db = be.conv1d_backward_f32(d, xin, w, L.stride, L.dilation, L.padding)
-                gw, gb = self._gv[i]
-                gw[...] = dw
-                gb[...] = db
-                d = dx
-            elif k == "tanh":
-                d = be.tanh_backward_f32(d, acts[i])
-            elif k == "relu":
-                d = be.relu_backward_f32(d, acts[i])  # from y: y > 0 exactly when x > 0
-            else:  # flatten
-                d = d.reshape((d.shape[0],) + L.in_shape)
+        loss, grad = self.be.model_backward_f32(self.theta, x, target, self.model)
+        self.grad[...] = grad
         return loss
 
-    def sgd_step(self, x, target, lr):
-        """One SGD step on a batch, in place: theta -= lr * grad. Returns the loss before it."""
-        loss = self.loss_and_grad(x, target)
-        self.be.sgd_step_f32(self.theta, self.grad, lr)
-        return loss
+    def sgd_step(self, x, target, lr, mode=None):
+        """One SGD step on a batch, in place: theta -= lr * grad. Returns the loss before it.
+        `mode` (MODES) defaults to "fused" for one sample and "grad" for a batch: all give the
+        same bits."""
+        if mode is None:
+            mode = "fused" if getattr(x, "shape", (0,))[0] == 1 else "grad"
+        return self.be.model_train_step_f32(self.theta, x, target, self.model, lr, mode)
 
     def fit(self, x, target, steps, lr, batch=None):
         """`steps` SGD steps over (x, target) in mini-batches of `batch` (default: all of it),

@@ -21,3 +21,11 @@ from .quant import (  # noqa: F401
     transport_dequantize_s8,
     transport_quantize_s8,
 )
+from .model import (  # noqa: F401
+    model_backward_f32,
+    model_forward_f32,
+    model_memory_plan,
+    model_train_step_f32,
+    reptile_device_round_f32,
+    tinyreptile_device_round_f32,
+)
