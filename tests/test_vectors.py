@@ -262,9 +262,31 @@ def test_the_runner_catches_a_kernel_built_with_fused_multiply_add(tmp_path, man
     rc, passed, failed, out = run(exe, VECTORS / "manifest.json")
     assert rc != 0 and failed > 0, out
     # The SGD cases fail, and so does every multi-step sequence (they take SGD steps): the
-    # sequences report the first step whose phi drifted.
-    assert set(re.findall(r"^FAIL (\w+)/", out, re.M)) == {"sgd_step_f32", "reptile_mlp_f32"}, out
+    # sequences report the first step whose phi drifted. So do the model runtime's cases that
+    # update through a gradient buffer (modes grad and accum, Reptile); the fused step has its
+    # own update (the next test sabotages that one).
+    assert set(re.findall(r"^FAIL (\w+)/", out, re.M)) == {
+        "sgd_step_f32", "reptile_mlp_f32", "model_train_step_f32", "tinyreptile_device_round_f32",
+        "reptile_device_round_f32", "reptile_rounds_f32"}, out
     assert re.search(r"^FAIL reptile_mlp_f32/\S+: (loss|phi): ", out, re.M), out
+
+
+def test_the_runner_catches_a_fused_update_built_with_fused_multiply_add(tmp_path, manifest):
+    # Sabotage the model runtime's fused step: its dense update w - lr*g as one fmaf.
+    csrc = tmp_path / "csrc"
+    shutil.copytree(ROOT / "csrc", csrc)
+    src = (csrc / "model.c").read_text()
+    pattern = re.compile(r"wo\[i\] = wi - lr \* gi;")
+    assert pattern.search(src), "model.c changed: update this sabotage"
+    (csrc / "model.c").write_text("#include <math.h>\n" + pattern.sub("wo[i] = fmaf(-lr, gi, wi);", src))
+    exe = build(tmp_path / "tv_runner_fma", ["tv_files.c", "tv_main_files.c"], csrc=csrc, libs=["-lm"])
+    rc, passed, failed, out = run(exe, VECTORS / "manifest.json")
+    assert rc != 0 and failed > 0, out
+    failing = set(re.findall(r"^FAIL (\w+)/", out, re.M))
+    # the fused steps, the TinyReptile rounds (fused) and the whole TinyReptile runs
+    assert {"model_train_step_f32", "tinyreptile_device_round_f32",
+            "tinyreptile_rounds_f32"} <= failing, out
+    assert not failing & {"sgd_step_f32", "reptile_rounds_f32", "reptile_device_round_f32"}, out
 
 
 def test_a_truncated_manifest_fails_the_run(tmp_path, files_runner):

@@ -464,6 +464,274 @@ static void run_reptile_mlp_f32(tv_ctx *t)
     }
 }
 
+/* ------------------------------------------------------------ model runtime, float32 */
+
+/* Layers a model case may have (the runner keeps its table on the stack). */
+#define TV_MAX_LAYERS 16
+
+/* What a model case describes: the table (from the int32 blob "layers" [n_layers][13], the
+ * fields of tr_layer in order), the model, and its per-sample input and output sizes. */
+typedef struct {
+    tr_layer layers[TV_MAX_LAYERS];
+    tr_model m;
+    int32_t in_n, out_n;
+    int mse;
+} tv_model_case;
+
+/* Fills mc from the case; returns 0 (the case failed) when the blobs or parameters do not
+ * make a table. The table itself is not checked: that is the runtime's job. */
+static int tv_model(tv_ctx *t, tv_model_case *mc)
+{
+    int32_t n = tv_int(t, "n_layers");
+    const char *loss = tv_str(t, "loss");
+    if (!tv_ok(t)) {
+        return 0;
+    }
+    if (n < 1 || n > TV_MAX_LAYERS) {
+        tv_fail(t, "n_layers %ld is outside [1, %d]", (long)n, TV_MAX_LAYERS);
+        return 0;
+    }
+    mc->mse = strcmp(loss, "mse") == 0;
+    if (!mc->mse && strcmp(loss, "softmax_xent") != 0) {
+        tv_fail(t, "loss \"%s\" is not mse or softmax_xent", loss);
+        return 0;
+    }
+    const int32_t *rows = tv_in_s32(t, "layers", tv_mul(n, 13)); /* [n][13] */
+    if (!tv_ok(t)) {
+        return 0;
+    }
+    if (sizeof(tr_layer) != 13 * sizeof(int32_t)) {
+        tv_fail(t, "tr_layer is not 13 int32 fields on this compiler");
+        return 0;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        memcpy(&mc->layers[i], rows + 13 * i, sizeof(tr_layer));
+    }
+    mc->m.layers = mc->layers;
+    mc->m.n_layers = n;
+    mc->m.n_params = tv_int(t, "n_params");
+    mc->m.loss = mc->mse ? TR_LOSS_MSE : TR_LOSS_SOFTMAX_XENT;
+    mc->in_n = tv_mul(mc->layers[0].in_dim[0], mc->layers[0].in_dim[1]);
+    mc->out_n = tv_mul(mc->layers[n - 1].out_dim[0], mc->layers[n - 1].out_dim[1]);
+    return tv_ok(t);
+}
+
+static int32_t tv_mode(tv_ctx *t)
+{
+    const char *mode = tv_str(t, "mode");
+    if (!tv_ok(t)) {
+        return -1;
+    }
+    if (strcmp(mode, "fused") == 0) {
+        return TR_TRAIN_FUSED;
+    }
+    if (strcmp(mode, "grad") == 0) {
+        return TR_TRAIN_GRAD;
+    }
+    if (strcmp(mode, "accum") == 0) {
+        return TR_TRAIN_ACCUM;
+    }
+    tv_fail(t, "mode \"%s\" is not fused, grad or accum", mode);
+    return -1;
+}
+
+/* The arena for (batch, stored, mode), tr_model_arena_size bytes; when the plan itself is
+ * refused (a status case), a small one, so that the call under test reports the status. */
+static float *tv_arena(tv_ctx *t, const tv_model_case *mc, int32_t batch, int32_t stored,
+                       int32_t mode, int32_t *bytes)
+{
+    if (tr_model_arena_size(bytes, &mc->m, batch, stored, mode) != TR_OK) {
+        *bytes = 64;
+    }
+    return tv_scratch_f32(t, *bytes / 4);
+}
+
+/* The samples' targets: float32 [count][out_n] for mse, int32 labels [count] otherwise. */
+static void tv_targets(tv_ctx *t, const tv_model_case *mc, int32_t count, const float **target,
+                       const int32_t **labels)
+{
+    *target = mc->mse ? tv_in_f32(t, "target", tv_mul(count, mc->out_n)) : NULL;
+    *labels = mc->mse ? NULL : tv_in_s32(t, "labels", count);
+}
+
+static void run_model_forward_f32(tv_ctx *t)
+{
+    tv_model_case mc;
+    int32_t B = tv_int(t, "B"), bytes = 0;
+    if (!tv_model(t, &mc)) {
+        return;
+    }
+    const float *theta = tv_in_f32(t, "theta", mc.m.n_params);        /* [n_params] */
+    const float *x = tv_in_f32(t, "x", tv_mul(B, mc.in_n));            /* [B][in] */
+    float *y = tv_out_f32(t, "y", tv_mul(B, mc.out_n));                /* [B][out] */
+    float *arena = tv_arena(t, &mc, B, 0, TR_TRAIN_GRAD, &bytes);
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_model_forward_f32(y, arena, theta, x, &mc.m, B, bytes));
+    tv_check(t, "y", y);
+}
+
+static void run_model_backward_f32(tv_ctx *t)
+{
+    tv_model_case mc;
+    int32_t B = tv_int(t, "B"), bytes = 0;
+    const float *target;
+    const int32_t *labels;
+    if (!tv_model(t, &mc)) {
+        return;
+    }
+    const float *theta = tv_in_f32(t, "theta", mc.m.n_params);
+    const float *x = tv_in_f32(t, "x", tv_mul(B, mc.in_n));
+    tv_targets(t, &mc, B, &target, &labels);
+    float *grad = tv_out_f32(t, "grad", mc.m.n_params);
+    float *loss = tv_out_f32(t, "loss", 1);
+    float *arena = tv_arena(t, &mc, B, 0, TR_TRAIN_GRAD, &bytes);
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_model_backward_f32(grad, loss, arena, theta, x, target, labels, &mc.m, B,
+                                       bytes));
+    tv_check(t, "grad", grad);
+    tv_check(t, "loss", loss);
+}
+
+static void run_model_train_step_f32(tv_ctx *t)
+{
+    tv_model_case mc;
+    int32_t B = tv_int(t, "B"), mode = tv_mode(t), bytes = 0;
+    float lr = tv_f32(t, "lr");
+    const float *target;
+    const int32_t *labels;
+    if (!tv_model(t, &mc)) {
+        return;
+    }
+    float *theta = tv_in_f32(t, "theta", mc.m.n_params); /* updated in place */
+    const float *x = tv_in_f32(t, "x", tv_mul(B, mc.in_n));
+    tv_targets(t, &mc, B, &target, &labels);
+    float *loss = tv_out_f32(t, "loss", 1);
+    float *arena = tv_arena(t, &mc, B, 0, mode, &bytes);
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_model_train_step_f32(theta, loss, arena, x, target, labels, &mc.m, B, bytes,
+                                         lr, mode));
+    tv_check(t, "theta", theta);
+    tv_check(t, "loss", loss);
+}
+
+static void run_tinyreptile_device_round_f32(tv_ctx *t)
+{
+    tv_model_case mc;
+    int32_t k = tv_int(t, "k"), mode = tv_mode(t), bytes = 0;
+    float lr = tv_f32(t, "lr");
+    const float *target;
+    const int32_t *labels;
+    if (!tv_model(t, &mc)) {
+        return;
+    }
+    const float *theta = tv_in_f32(t, "theta", mc.m.n_params);
+    const float *x = tv_in_f32(t, "x", tv_mul(k, mc.in_n));           /* [k][in] */
+    tv_targets(t, &mc, k, &target, &labels);
+    float *phi = tv_out_f32(t, "phi", mc.m.n_params);
+    float *losses = tv_out_f32(t, "losses", k);
+    float *arena = tv_arena(t, &mc, 1, 1, mode, &bytes);
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_tinyreptile_device_round_f32(phi, losses, arena, theta, x, target, labels,
+                                                 &mc.m, k, bytes, lr, mode));
+    tv_check(t, "phi", phi);
+    tv_check(t, "losses", losses);
+}
+
+static void run_reptile_device_round_f32(tv_ctx *t)
+{
+    tv_model_case mc;
+    int32_t k = tv_int(t, "k"), epochs = tv_int(t, "epochs"), batch = tv_int(t, "batch");
+    int32_t bytes = 0, steps = batch > 0 ? tv_mul(epochs, k / batch + (k % batch != 0)) : -1;
+    float lr = tv_f32(t, "lr");
+    const float *target;
+    const int32_t *labels;
+    if (!tv_model(t, &mc)) {
+        return;
+    }
+    const float *theta = tv_in_f32(t, "theta", mc.m.n_params);
+    const float *x = tv_in_f32(t, "x", tv_mul(k, mc.in_n));
+    tv_targets(t, &mc, k, &target, &labels);
+    const int32_t *order = tv_in_s32(t, "order", tv_mul(epochs, k));   /* [epochs][k] */
+    float *phi = tv_out_f32(t, "phi", mc.m.n_params);
+    float *losses = tv_out_f32(t, "losses", steps);
+    float *arena = tv_arena(t, &mc, batch, k, TR_TRAIN_ACCUM, &bytes);
+    if (!tv_ok(t)) {
+        return;
+    }
+    tv_status(t, tr_reptile_device_round_f32(phi, losses, arena, theta, x, target, labels, order,
+                                             &mc.m, k, epochs, batch, bytes, lr));
+    tv_check(t, "phi", phi);
+    tv_check(t, "losses", losses);
+}
+
+/* Whole federated runs (tinyreptile_ref/vectors/cases.py, _rounds): each round the device
+ * trains phi from theta (TinyReptile: tr_tinyreptile_device_round_f32, fused; Reptile:
+ * tr_reptile_device_round_f32), then the server sets theta = theta + eps[r]*(phi - theta)
+ * with tr_reptile_interpolate_f32. Every round's losses and the final theta are compared. */
+static void run_rounds(tv_ctx *t, int reptile)
+{
+    tv_model_case mc;
+    int32_t R = tv_int(t, "rounds"), k = tv_int(t, "k"), bytes = 0;
+    int32_t epochs = reptile ? tv_int(t, "epochs") : 0, batch = reptile ? tv_int(t, "batch") : 1;
+    int32_t per_round = reptile ? (batch > 0 ? tv_mul(epochs, k / batch + (k % batch != 0)) : -1)
+                                : k; /* losses per round */
+    float lr = tv_f32(t, "lr");
+    const float *target;
+    const int32_t *labels;
+    if (!tv_model(t, &mc)) {
+        return;
+    }
+    const int32_t P = mc.m.n_params, Rk = tv_mul(R, k);
+    float *theta = tv_in_f32(t, "theta", P);                            /* updated in place */
+    const float *x = tv_in_f32(t, "x", tv_mul(Rk, mc.in_n));            /* [R][k][in] */
+    tv_targets(t, &mc, Rk, &target, &labels);
+    const float *eps = tv_in_f32(t, "eps", R);                          /* [R] */
+    const int32_t *order = reptile ? tv_in_s32(t, "order", tv_mul3(R, epochs, k)) : NULL;
+    float *phi = tv_scratch_f32(t, P);
+    float *losses = tv_scratch_f32(t, per_round);
+    float *arena = reptile ? tv_arena(t, &mc, batch, k, TR_TRAIN_ACCUM, &bytes)
+                           : tv_arena(t, &mc, 1, 1, TR_TRAIN_FUSED, &bytes);
+    if (!tv_ok(t)) {
+        return;
+    }
+    for (int32_t r = 0; r < R && tv_ok(t); r++) {
+        const size_t j0 = (size_t)r * (size_t)k;
+        const float *xr = x + j0 * (size_t)mc.in_n;
+        const float *tr = target ? target + j0 * (size_t)mc.out_n : NULL;
+        const int32_t *lab = labels ? labels + j0 : NULL;
+        if (reptile) {
+            tv_status(t, tr_reptile_device_round_f32(phi, losses, arena, theta, xr, tr, lab,
+                                                     order + j0 * (size_t)epochs, &mc.m, k,
+                                                     epochs, batch, bytes, lr));
+        } else {
+            tv_status(t, tr_tinyreptile_device_round_f32(phi, losses, arena, theta, xr, tr,
+                                                         lab, &mc.m, k, bytes, lr,
+                                                         TR_TRAIN_FUSED));
+        }
+        tv_check_part(t, "losses", losses, r * per_round, per_round);
+        tv_status(t, tr_reptile_interpolate_f32(theta, phi, eps[r], P));
+    }
+    tv_check(t, "theta", theta);
+}
+
+static void run_tinyreptile_rounds_f32(tv_ctx *t)
+{
+    run_rounds(t, 0);
+}
+
+static void run_reptile_rounds_f32(tv_ctx *t)
+{
+    run_rounds(t, 1);
+}
+
 /* ------------------------------------------------------------------------ table */
 
 const tv_handler_entry tv_handlers[] = {
@@ -493,5 +761,12 @@ const tv_handler_entry tv_handlers[] = {
     {"dense_forward_s8", run_dense_forward_s8},
     {"conv1d_forward_s8", run_conv1d_forward_s8},
     {"reptile_mlp_f32", run_reptile_mlp_f32},
+    {"model_forward_f32", run_model_forward_f32},
+    {"model_backward_f32", run_model_backward_f32},
+    {"model_train_step_f32", run_model_train_step_f32},
+    {"tinyreptile_device_round_f32", run_tinyreptile_device_round_f32},
+    {"reptile_device_round_f32", run_reptile_device_round_f32},
+    {"tinyreptile_rounds_f32", run_tinyreptile_rounds_f32},
+    {"reptile_rounds_f32", run_reptile_rounds_f32},
 };
 const int32_t tv_handler_count = (int32_t)(sizeof tv_handlers / sizeof tv_handlers[0]);

@@ -19,7 +19,7 @@ from . import format
 from .format import VectorFormatError, check, load_manifest, read_blob  # noqa: F401
 
 #: Bump when the cases change (values, parameters or the set of cases).
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 GENERATOR_NAME = "tinyreptile_ref.vectors"
 #: The one seed every random value in the vectors derives from (via SplitMix64 streams).
 SEED = 20230618

@@ -35,7 +35,7 @@ DTYPES = {
 
 #: status names the manifest may use, with the tinyreptile.h codes (tr_status).
 STATUS = {"TR_OK": 0, "TR_ERR_NULL": -1, "TR_ERR_SHAPE": -2, "TR_ERR_PARAM": -3,
-          "TR_ERR_LABEL": -4, "TR_ERR_OVERFLOW": -5, "TR_ERR_BUFFER": -6}
+          "TR_ERR_LABEL": -4, "TR_ERR_OVERFLOW": -5, "TR_ERR_BUFFER": -6, "TR_ERR_MODEL": -7}
 
 ROLES = ("input", "expected")
 _ROLE_SUFFIX = {"input": "in", "expected": "out"}
