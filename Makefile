@@ -111,8 +111,8 @@ $(call mcu_program,tv_runner_embedded,$(RUNNER_CORE) tests/runner/tv_main_embedd
 $(call mcu_program,tv_runner_files,$(RUNNER_FILES) $(MCU_KERNEL_SRCS))
 MCU_VEC_ELFS := $(foreach t,$(MCU_TARGETS),$(MCU_BUILD)/$(t)/tv_runner_embedded.elf $(MCU_BUILD)/$(t)/tv_runner_files.elf)
 
-mcu-test: mcu-toolchain ## Every vector on Cortex-M4F and Cortex-M3 under QEMU (embedded and semihosted), the no-FMA check, and the port self-test (exit status, crash, hang)
-	$(Q)$(MAKE) --no-print-directory mcu-selftest mcu-vectors
+mcu-test: mcu-toolchain ## Every vector on Cortex-M4F and Cortex-M3 under QEMU (embedded and semihosted), the no-FMA check, the port self-test (exit status, crash, hang), the TinyReptile firmware
+	$(Q)$(MAKE) --no-print-directory mcu-selftest mcu-vectors device-test
 
 mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 	@echo "== no fused multiply-add in any Cortex-M4F object (mcu/check-no-fma.sh)"
@@ -124,9 +124,14 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 	  done; \
 	done
 
+# The TinyReptile firmware variants and the measured device memory (device-test, device-size).
+include mk/device.mk
+
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
-size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2)
+size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile
 	$(Q)$(PYTHON) mcu/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md
+	$(Q)echo
+	$(Q)$(MAKE) --no-print-directory device-size
 
 bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins, and whole TinyReptile rounds on both backends
 	$(Q)$(PY) -m tinyreptile_ref.bench

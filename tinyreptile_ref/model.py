@@ -323,6 +323,31 @@ class Model:
                           deltas=4 * bact * d, samples=stored * self.sample_bytes(), flash=p,
                           mode=mode)
 
+    @classmethod
+    def from_table(cls, rows, loss="mse"):
+        """The Model whose layer_table() is `rows` (int32 [n_layers, 13]); ShapeError when
+        the rows are not one (the inverse of layer_table, e.g. for a table read from vectors)."""
+        rows = np.asarray(rows)
+        if rows.ndim != 2 or rows.shape[1] != 13 or rows.shape[0] < 1:
+            raise ShapeError(f"rows: shape {rows.shape}, expected (n_layers, 13)")
+        r0 = [int(v) for v in rows[0]]
+        shape = (r0[2],) if r0[1] == 1 else (r0[2], r0[3])
+        layers = []
+        for i, r in enumerate(rows.tolist()):
+            if not 0 <= r[0] < len(KINDS):
+                raise ParameterError(f"rows[{i}]: kind {r[0]} is not one of 0..{len(KINDS) - 1}")
+            kind = KINDS[r[0]]
+            if kind == "dense":
+                layers.append(Dense(r[5]))
+            elif kind == "conv1d":
+                layers.append(Conv1d(r[6], r[9], r[10], r[11], PADDINGS[r[12]]))
+            else:
+                layers.append({"relu": ReLU, "tanh": Tanh, "flatten": Flatten}[kind]())
+        model = cls(shape, layers, loss)
+        if not np.array_equal(model.layer_table(), rows):
+            raise ShapeError("rows: not the layer table of a model (shapes or offsets differ)")
+        return model
+
     def layer_table(self):
         """The layer table as the C runtime's tr_layer rows, int32 [n_layers, 13]: kind,
         in_rank, in_dim[2], out_rank, out_dim[2], w_off, b_off, kernel_size, stride,
