@@ -642,14 +642,18 @@ def model_train_step_f32(theta, x, target, model, lr, mode="fused"):
     lr = ck.float_param("lr", lr)
     check_mode(mode, B)
     with np.errstate(all="ignore"):
-        if mode == "fused":
-            return _step_fused(model, theta, x, target, lr)
-        grad = np.zeros(model.n_params, F32)
-        if mode == "accum":
-            return _step_accum(model, theta, grad, x, target, lr)
-        loss = _grad_batch(model, theta, grad, x, target)
-        _optim.sgd_step_f32(theta, grad, lr)
-        return loss
+        return _step(model, theta, x, target, lr, mode)
+
+
+def _step(model, theta, x, target, lr, mode):
+    if mode == "fused":
+        return _step_fused(model, theta, x, target, lr)
+    grad = np.zeros(model.n_params, F32)
+    if mode == "accum":
+        return _step_accum(model, theta, grad, x, target, lr)
+    loss = _grad_batch(model, theta, grad, x, target)
+    _optim.sgd_step_f32(theta, grad, lr)
+    return loss
 
 
 def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
@@ -661,8 +665,9 @@ def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
     check_mode(mode, 1)
     phi = theta.copy()
     losses = np.empty(k, F32)
-    for j in range(k):
-        losses[j] = model_train_step_f32(phi, x[j:j + 1], target[j:j + 1], model, lr, mode)
+    with np.errstate(all="ignore"):
+        for j in range(k):
+            losses[j] = _step(model, phi, x[j:j + 1], target[j:j + 1], lr, mode)
     return phi, losses
 
 
