@@ -17,14 +17,17 @@ DEVICE_GEN := $(MCU_BUILD)/gen
 DEVICE_ELFS := $(foreach v,$(DEVICE_VARIANTS),$(MCU_BUILD)/m4f/fw-$(v).elf)
 DEVICE_OUT ?= $(BUILD)/device
 
-$(DEVICE_GEN)/fw_%.c: mcu/fw_data.py $(VECTORS_DIR)/manifest.json tinyreptile_ref/model.py $(VEC_PY_DEP)
+DEVICE_SRCS := $(foreach v,$(DEVICE_VARIANTS),$(DEVICE_GEN)/fw_$(v).c)
+
+# A static pattern rule: only these sources (an implicit rule must not reach for others).
+$(DEVICE_SRCS): $(DEVICE_GEN)/fw_%.c: mcu/fw_data.py $(VECTORS_DIR)/manifest.json tinyreptile_ref/model.py $(VEC_PY_DEP)
 	@mkdir -p $(@D)
 	$(Q)$(call mcu_say,GEN,$@)$(VEC_PY) mcu/fw_data.py $* --vectors $(VECTORS_DIR) --out $@
 
 $(foreach v,$(DEVICE_VARIANTS),$(call mcu_program,fw-$(v),mcu/tinyreptile_fw.c $(DEVICE_GEN)/fw_$(v).c tests/runner/tv_sha256.c $(MCU_KERNEL_SRCS),m4f))
 
 .PHONY: device-fw device-test device-size
-.SECONDARY: $(foreach v,$(DEVICE_VARIANTS),$(DEVICE_GEN)/fw_$(v).c)
+.SECONDARY: $(DEVICE_SRCS)
 
 # The no-FMA check covers the firmware objects too.
 mcu-check-fma: $(DEVICE_ELFS)
