@@ -1,7 +1,7 @@
 # tinyreptile_ref - `make help` lists the targets.
 #
 # Every C build obeys the numerics contract: -std=c99 -ffp-contract=off, warnings as errors,
-# never -ffast-math, -Ofast or -march=native.
+# never the fast-math, reassociating or host-tuned (native arch) options.
 
 PYTHON ?= python3
 VENV   ?= .venv

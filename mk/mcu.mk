@@ -41,7 +41,7 @@ MCU_TIMEOUT ?= 60
 # Bit-exactness: ISO C99 and no contraction of a*b+c into a fused
 # multiply-add (-std=c99 alone already implies -ffp-contract=off in GCC;
 # it is spelled out so that a change of -std cannot silently enable it).
-# Never -ffast-math, -Ofast or -march=native.
+# Never the fast-math, reassociating or host-tuned options (refused below).
 MCU_OPT ?= -O2
 MCU_STD_FLAGS := -std=c99 -ffp-contract=off
 MCU_WARN_FLAGS := -Wall -Wextra -Wpedantic -Wmissing-prototypes -Werror
