@@ -53,8 +53,8 @@ def notes(results):
     return (f"MSE: 50-point grid over [-5, 5] after {e['steps']} full-batch SGD steps (lr "
             f"{e['lr']}) on {e['shots']} shots, mean ± std over {e['tasks']} held-out tasks; "
             f"'before' = without adaptation.\nRAM/step: the memory plan of one device training "
-            f"step (parameters + gradients + kept activations + backward deltas + stored "
-            f"samples). sent: θ down and φ up, float32, all devices of a round. MACs: one "
+            f"step as the runtime trains (parameters + kept activations + backward deltas + "
+            f"samples in RAM, + a gradient buffer except in TinyReptile's fused step). sent: θ down and φ up, float32, all devices of a round. MACs: one "
             f"device's multiply-accumulates in a round (forward, backward, SGD). wall: "
             f"training only.")
 
