@@ -5,6 +5,52 @@
 
 #include "tr_internal.h"
 
+/* The terms of the mse accumulator for n values, added to *acc in index order;
+ * dpred[j] = d*scale (dpred may be NULL). Shared with the model runtime, which feeds a batch
+ * to it one sample at a time with the whole batch's scale. */
+void tr__mse_terms(float *acc, float *dpred, const float *pred, const float *target, int32_t n,
+                   float scale)
+{
+    float a = *acc;
+    for (int32_t j = 0; j < n; j++) {
+        float d = pred[j] - target[j];
+        a += d * d;
+        if (dpred) {
+            dpred[j] = d * scale;
+        }
+    }
+    *acc = a;
+}
+
+/* Row z [C] of a softmax cross-entropy over fB rows (label already checked): adds the row's
+ * loss to *acc and writes g [C] = (softmax - one-hot)/fB (g may be NULL). Shared with the
+ * model runtime. */
+void tr__softmax_xent_row(float *acc, float *g, const float *z, int32_t label, int32_t C,
+                          float fB)
+{
+    float m = z[0];
+    for (int32_t c = 1; c < C; c++) {
+        if (z[c] > m) {
+            m = z[c];
+        }
+    }
+    float s = 0.0f;
+    for (int32_t c = 0; c < C; c++) {
+        s += tr__expf(z[c] - m);
+    }
+    float loss_b = tr__logf(s) - (z[label] - m);
+    *acc += loss_b;
+    if (g) {
+        for (int32_t c = 0; c < C; c++) {
+            float p = tr__expf(z[c] - m) / s;
+            if (c == label) {
+                p = p - 1.0f;
+            }
+            g[c] = p / fB;
+        }
+    }
+}
+
 tr_status tr_mse_loss_f32(float *loss, float *dpred, const float *pred, const float *target,
                           int32_t n)
 {
@@ -21,13 +67,7 @@ tr_status tr_mse_loss_f32(float *loss, float *dpred, const float *pred, const fl
     float fn = (float)n;
     float scale = 2.0f / fn;
     float acc = 0.0f;
-    for (int32_t j = 0; j < n; j++) {
-        float d = pred[j] - target[j];
-        acc += d * d;
-        if (dpred) {
-            dpred[j] = d * scale;
-        }
-    }
+    tr__mse_terms(&acc, dpred, pred, target, n, scale);
     *loss = acc / fn;
     return TR_OK;
 }
@@ -54,30 +94,8 @@ tr_status tr_softmax_xent_loss_f32(float *loss, float *dlogits, const float *log
     float fB = (float)B;
     float acc = 0.0f;
     for (int32_t b = 0; b < B; b++) {
-        const float *z = logits + (size_t)b * (size_t)C; /* [C] */
-        int32_t label = labels[b];
-        float m = z[0];
-        for (int32_t c = 1; c < C; c++) {
-            if (z[c] > m) {
-                m = z[c];
-            }
-        }
-        float s = 0.0f;
-        for (int32_t c = 0; c < C; c++) {
-            s += tr__expf(z[c] - m);
-        }
-        float loss_b = tr__logf(s) - (z[label] - m);
-        acc += loss_b;
-        if (dlogits) {
-            float *g = dlogits + (size_t)b * (size_t)C; /* [C] */
-            for (int32_t c = 0; c < C; c++) {
-                float p = tr__expf(z[c] - m) / s;
-                if (c == label) {
-                    p = p - 1.0f;
-                }
-                g[c] = p / fB;
-            }
-        }
+        tr__softmax_xent_row(&acc, dlogits ? dlogits + (size_t)b * (size_t)C : NULL,
+                             logits + (size_t)b * (size_t)C, labels[b], C, fB);
     }
     *loss = acc / fB;
     return TR_OK;

@@ -530,46 +530,6 @@ static void tr__conv1d_weights(float *w, float *b, float *gw, float *gb, const f
     }
 }
 
-/* mse of one sample within a batch of n_total values (ACCUM): the terms of tr_mse_loss_f32's
- * accumulator go on *acc, dpred[j] = d*(2/(float)n_total). */
-static void tr__mse_sample(float *acc, float *dpred, const float *pred, const float *target,
-                           int32_t n, float scale)
-{
-    float a = *acc;
-    for (int32_t j = 0; j < n; j++) {
-        float d = pred[j] - target[j];
-        a += d * d;
-        dpred[j] = d * scale;
-    }
-    *acc = a;
-}
-
-/* softmax cross-entropy of one row within a batch of fB rows (ACCUM): tr_softmax_xent_loss_f32's
- * row b, label already checked. */
-static void tr__xent_sample(float *acc, float *g, const float *z, int32_t label, int32_t C,
-                            float fB)
-{
-    float m = z[0];
-    for (int32_t c = 1; c < C; c++) {
-        if (z[c] > m) {
-            m = z[c];
-        }
-    }
-    float s = 0.0f;
-    for (int32_t c = 0; c < C; c++) {
-        s += tr__expf(z[c] - m);
-    }
-    float loss_b = tr__logf(s) - (z[label] - m);
-    *acc += loss_b;
-    for (int32_t c = 0; c < C; c++) {
-        float p = tr__expf(z[c] - m) / s;
-        if (c == label) {
-            p = p - 1.0f;
-        }
-        g[c] = p / fB;
-    }
-}
-
 /* ------------------------------------------------------------------------ backward */
 
 /* The sample source of a step: x rows and targets either contiguous (idx NULL) or picked from
@@ -753,11 +713,12 @@ static tr_status tr__step(float *loss, const tr__run *r, float *theta, const tr_
                 break;
             }
             if (r->m->loss == TR_LOSS_MSE) {
-                tr__mse_sample(&l, r->dlt[0], pred,
-                               s->target + (size_t)row * (size_t)info->out_n, info->out_n,
-                               scale);
+                tr__mse_terms(&l, r->dlt[0], pred,
+                              s->target + (size_t)row * (size_t)info->out_n, info->out_n,
+                              scale);
             } else {
-                tr__xent_sample(&l, r->dlt[0], pred, tr__label(s, row), info->out_n, fB);
+                tr__softmax_xent_row(&l, r->dlt[0], pred, tr__label(s, row), info->out_n,
+                                     fB);
             }
             st = tr__backward_sample(r, theta, xb, 0, lr); /* reads theta, adds to grad */
         }

@@ -55,4 +55,11 @@ float tr__expf(float x);
 float tr__logf(float x);
 float tr__tanhf(float x);
 
+/* Per-row loss terms (loss.c), shared by the loss kernels and the model runtime so that a batch
+ * processed one sample at a time gives the batched kernel's bits. */
+void tr__mse_terms(float *acc, float *dpred, const float *pred, const float *target, int32_t n,
+                   float scale);
+void tr__softmax_xent_row(float *acc, float *g, const float *z, int32_t label, int32_t C,
+                          float fB);
+
 #endif /* TR_INTERNAL_H */
