@@ -86,9 +86,9 @@ def check_conv1d(x, w, bias=None, dy=None, stride=1, dilation=1, padding="valid"
     return B, L, C_in, C_out, K, stride, dilation, code, L_out, pad
 
 
-def _taps(base, step, n, L):
+def taps(base, step, n, L):
     """The range (lo, hi) of j in [0, n) with 0 <= base + j*step < L; lo == hi when empty.
-    Mirrors tr__taps in csrc/conv1d.c."""
+    Mirrors tr__taps in csrc/conv1d.c; the int8 conv1d uses it too."""
     lo = 0 if base >= 0 else -(base // step)  # ceil(-base / step)
     hi = 0 if base > L - 1 else (L - 1 - base) // step + 1
     hi = min(hi, n)
@@ -116,7 +116,7 @@ def conv1d_forward_f32(x, w, bias, stride=1, dilation=1, padding="valid"):
     y = np.empty((B, L_out, C_out), F32)
     y[...] = bias
     for k in range(K):
-        t0, t1 = _taps(k * dilation - pad, stride, L_out, L)
+        t0, t1 = taps(k * dilation - pad, stride, L_out, L)
         if t0 == t1:
             continue
         p0 = t0 * stride + k * dilation - pad
@@ -140,7 +140,7 @@ def conv1d_backward_f32(dy, x, w, stride=1, dilation=1, padding="valid"):
         x, w, None, dy, stride, dilation, padding)
     dx = np.zeros((B, L, C_in), F32)
     for k in range(K):
-        t0, t1 = _taps(k * dilation - pad, stride, L_out, L)
+        t0, t1 = taps(k * dilation - pad, stride, L_out, L)
         if t0 == t1:
             continue
         l0 = t0 * stride + k * dilation - pad
@@ -152,7 +152,7 @@ def conv1d_backward_f32(dy, x, w, stride=1, dilation=1, padding="valid"):
     for b in range(B):
         for t in range(L_out):
             g = dy[b, t, :]                                          # [C_out]
-            k0, k1 = _taps(t * stride - pad, dilation, K, L)
+            k0, k1 = taps(t * stride - pad, dilation, K, L)
             if k0 < k1:
                 p0 = t * stride + k0 * dilation - pad
                 xt = x[b, p0:p0 + (k1 - k0 - 1) * dilation + 1:dilation, :]  # [k1-k0, C_in]

@@ -10,7 +10,7 @@ independent outputs [B, t, C_out]; integer sums are exact.
 import numpy as np
 
 from . import _checks as ck
-from .conv1d import PADDINGS, geometry
+from .conv1d import PADDINGS, geometry, taps
 from .dense_s8 import check_channels, check_s8_params
 from .errors import ParameterError, ShapeError
 from .quant import offset_range, output_stage_s8
@@ -42,14 +42,6 @@ def check_conv1d_s8(x, w, bias, multiplier, shift, stride, dilation, padding, x_
             x_zp, y_zp, lo, hi)
 
 
-def _valid_range(base, step, n, L):
-    """The range [lo, hi) of j in [0, n) with 0 <= base + j*step < L (empty: lo == hi)."""
-    lo = 0 if base >= 0 else -(base // step)  # ceil(-base / step)
-    hi = 0 if base > L - 1 else (L - 1 - base) // step + 1
-    hi = min(hi, n)
-    return min(lo, hi), hi
-
-
 def conv1d_forward_s8(x, w, bias, multiplier, shift, stride=1, dilation=1, padding="valid",
                       x_zero_point=0, y_zero_point=0, act_min=-128, act_max=127):
     """y[B, L_out, C_out] int8 from x[B, L, C_in] int8, w[C_out, K, C_in] int8 (symmetric),
@@ -66,7 +58,7 @@ def conv1d_forward_s8(x, w, bias, multiplier, shift, stride=1, dilation=1, paddi
     w64 = w.astype(np.int64)           # [C_out, K, C_in]
     acc = np.zeros((B, L_out, C_out), np.int64)
     for k in range(K):
-        t0, t1 = _valid_range(k * dilation - pad, stride, L_out, L)
+        t0, t1 = taps(k * dilation - pad, stride, L_out, L)
         if t0 == t1:
             continue
         p0 = t0 * stride + k * dilation - pad
