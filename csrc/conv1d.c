@@ -11,22 +11,6 @@
 
 #include "tr_internal.h"
 
-/* The range [*lo, *hi) of j in [0, n) with 0 <= base + j*step < L (empty: *lo == *hi).
- * step >= 1; 64-bit arithmetic, so that no intermediate can overflow. */
-static void tr__taps(int32_t *lo, int32_t *hi, int64_t base, int32_t step, int32_t n, int32_t L)
-{
-    int64_t a = base >= 0 ? 0 : (-base + step - 1) / step;
-    int64_t b = base > (int64_t)L - 1 ? 0 : ((int64_t)L - 1 - base) / step + 1;
-    if (b > n) {
-        b = n;
-    }
-    if (a > b) {
-        a = b;
-    }
-    *lo = (int32_t)a;
-    *hi = (int32_t)b;
-}
-
 static tr_status tr__out_len(int32_t *L_out, int32_t *pad_before, int32_t L, int32_t K,
                              int32_t stride, int32_t dilation, int32_t padding)
 {

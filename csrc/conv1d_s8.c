@@ -53,19 +53,13 @@ tr_status tr_conv1d_forward_s8(int8_t *y, const int8_t *x, const int8_t *w, cons
         for (int32_t t = 0; t < L_out; t++) {
             /* valid taps k in [k0, k1): 0 <= t*stride + k*dilation - pad < L */
             int64_t base = (int64_t)t * stride - pad;
-            int64_t k0 = base >= 0 ? 0 : (-base + dilation - 1) / dilation;
-            int64_t k1 = base > (int64_t)L - 1 ? 0 : ((int64_t)L - 1 - base) / dilation + 1;
-            if (k1 > K) {
-                k1 = K;
-            }
-            if (k0 > k1) {
-                k0 = k1;
-            }
+            int32_t k0, k1;
+            tr__taps(&k0, &k1, base, dilation, K, L);
             int8_t *yt = y + ((size_t)b * (size_t)L_out + (size_t)t) * (size_t)C_out; /* [C_out] */
             for (int32_t co = 0; co < C_out; co++) {
                 const int8_t *wco = w + (size_t)co * (size_t)K * (size_t)C_in; /* [K][C_in] */
                 int32_t acc = 0;
-                for (int64_t k = k0; k < k1; k++) {
+                for (int32_t k = k0; k < k1; k++) {
                     const int8_t *xp = xb + (size_t)(base + k * dilation) * (size_t)C_in; /* [C_in] */
                     const int8_t *wk = wco + (size_t)k * (size_t)C_in;                  /* [C_in] */
                     for (int32_t ci = 0; ci < C_in; ci++) {

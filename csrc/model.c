@@ -457,17 +457,7 @@ static void tr__dense_sample(float *dx, float *w, float *b, float *gw, float *gb
  * [0, L): p = t*s + k*d - pad. */
 static void tr__rows(int32_t *t0, int32_t *t1, const tr__geom *g, int32_t k)
 {
-    int64_t base = (int64_t)k * g->d - g->pad;
-    int64_t a = base >= 0 ? 0 : (-base + g->s - 1) / g->s;
-    int64_t e = base > (int64_t)g->L - 1 ? 0 : ((int64_t)g->L - 1 - base) / g->s + 1;
-    if (e > g->L_out) {
-        e = g->L_out;
-    }
-    if (a > e) {
-        a = e;
-    }
-    *t0 = (int32_t)a;
-    *t1 = (int32_t)e;
+    tr__taps(t0, t1, (int64_t)k * g->d - g->pad, g->s, g->L_out, g->L);
 }
 
 /* Conv1d, one sample, dx: dx[l][ci] = 0 + sum over k ascending (the row t with p(t,k) = l, if

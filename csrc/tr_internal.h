@@ -48,6 +48,31 @@ static inline float tr__f32_from_bits(uint32_t u)
     return x;
 }
 
+/* The range [*lo, *hi) of j in [0, n) with 0 <= base + j*step < L (empty: *lo == *hi): the
+ * valid taps of a conv1d output row, or the rows that one tap reaches. step >= 1, n >= 0,
+ * L >= 0, and -2^31 < base < 2^31 (base is t*stride - pad or k*dilation - pad, whose parts the
+ * geometry checks keep in [0, 2^31)). Both dividends then lie in [0, 2^32), so 32-bit unsigned
+ * division is exact: one UDIV on Cortex-M3/M4 instead of a 64-bit libgcc call. */
+static inline void tr__taps(int32_t *lo, int32_t *hi, int64_t base, int32_t step, int32_t n,
+                            int32_t L)
+{
+    uint32_t a = 0, b = 0;
+    if (base < 0) {
+        a = (uint32_t)(-base + (int64_t)step - 1) / (uint32_t)step;
+    }
+    if (base <= (int64_t)L - 1) {
+        b = (uint32_t)((int64_t)L - 1 - base) / (uint32_t)step + 1u;
+    }
+    if (b > (uint32_t)n) {
+        b = (uint32_t)n;
+    }
+    if (a > b) {
+        a = b;
+    }
+    *lo = (int32_t)a;
+    *hi = (int32_t)b;
+}
+
 /* The library's scalar exp, log and tanh: + - * / and bit manipulation only, every float
  * operation in a fixed order (mirrored by tinyreptile_ref/mathf.py). Algorithms, special
  * values and accuracy are documented in mathf.c. */

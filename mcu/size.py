@@ -136,7 +136,13 @@ class Build:
         return seen
 
     def flash(self, f):
-        fns = self.reach(f)
+        return self.flash_of([f])
+
+    def flash_of(self, roots):
+        """Flash of the functions `roots`, and of everything they reach, each counted once."""
+        fns = set()
+        for f in roots:
+            self.reach(f, fns)
         code = sum(self.text.get(g, 0) for g in fns)
         todo = set().union(*(self.refs.get(g, set()) for g in fns))
         ro = set()
@@ -203,6 +209,9 @@ def table(builds, cc_version, runtime):
         row = [f] + [str(builds[o].flash(f)) for o in OPTS] + [str(builds[o].stack(f)) for o in OPTS]
         ext = sorted(set().union(*(builds[o].external(f) for o in OPTS)))
         lines.append("| " + " | ".join(row + [", ".join(ext) or "-"]) + " |")
+    kernels = [f for f in fns if not f.startswith("tr_model_") and not f.endswith("_device_round_f32")]
+    lines.append(f"| **the kernels without the model runtime (each section once)** | "
+                 f"**{builds['-Os'].flash_of(kernels)}** | **{builds['-O2'].flash_of(kernels)}** | | | |")
     lines.append(f"| **total (library, each section once)** | **{builds['-Os'].total}** | "
                  f"**{builds['-O2'].total}** | | | |")
     rt = {o: runtime[o][0] for o in OPTS}
