@@ -33,7 +33,7 @@ help: ## List the targets
 
 # The virtual environment is created, and the package installed with its test extras, when
 # missing or when setup.py or the C sources changed since the last install.
-$(VENV)/.installed: setup.py $(LIB_SRCS) $(LIB_HDRS) tinyreptile_ref/_build.py
+$(VENV)/.installed: setup.py $(LIB_SRCS) $(LIB_HDRS) tinyreptile_ref/backend/_build.py
 	$(Q)test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
 	  echo "error: '$(PYTHON) -m venv' failed; on Debian: apt-get install -y python3-venv"; exit 1; }
 	$(Q)$(PY) -m pip install -q --upgrade pip setuptools wheel cffi
@@ -70,7 +70,7 @@ RUNNER_HDRS  := $(wildcard tests/runner/*.h)
 RUNNER_FILES := $(RUNNER_CORE) tests/runner/tv_files.c tests/runner/tv_main_files.c
 RUNNER_EMBED := $(RUNNER_CORE) tests/runner/tv_main_embedded.c $(BUILD)/vectors/tv_embedded.c
 RUNNER_DEPS  := $(LIB_SRCS) $(LIB_HDRS) $(RUNNER_HDRS)
-VEC_SRCS     := $(wildcard tinyreptile_ref/vectors/*.py)
+VEC_SRCS     := $(wildcard tinyreptile_ref/vectors/*.py tinyreptile_ref/vectors/cases/*.py)
 
 vectors: $(VEC_PY_DEP) ## Regenerate vectors/ from the NumPy twins (deterministic)
 	$(Q)$(VEC_PY) -m tinyreptile_ref.vectors generate --out $(VECTORS_DIR)
@@ -115,12 +115,12 @@ mcu-test: mcu-toolchain ## Every vector on Cortex-M4F and Cortex-M3 under QEMU (
 	$(Q)$(MAKE) --no-print-directory mcu-selftest mcu-vectors device-test
 
 mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
-	@echo "== no fused multiply-add in any Cortex-M4F object (mcu/check-no-fma.sh)"
+	@echo "== no fused multiply-add in any Cortex-M4F object (mcu/tools/check-no-fma.sh)"
 	$(Q)for t in $(MCU_TARGETS); do \
 	  case $$t in m4f) m=$(MCU_MACHINE_m4f);; m3) m=$(MCU_MACHINE_m3);; esac; \
 	  for mode in embedded files; do \
 	    echo "== $$t ($$m), vectors $$mode"; \
-	    mcu/run-qemu.sh $$m $(MCU_BUILD)/$$t/tv_runner_$$mode.elf $(MCU_TIMEOUT) || exit 1; \
+	    mcu/tools/run-qemu.sh $$m $(MCU_BUILD)/$$t/tv_runner_$$mode.elf $(MCU_TIMEOUT) || exit 1; \
 	  done; \
 	done
 
@@ -129,12 +129,12 @@ include mk/device.mk
 
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile
-	$(Q)$(PYTHON) mcu/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md
+	$(Q)$(PYTHON) mcu/tools/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md
 	$(Q)echo
 	$(Q)$(MAKE) --no-print-directory device-size
 
 bench: $(VENV)/.installed ## Time the C kernels against their NumPy twins, and whole TinyReptile rounds on both backends
-	$(Q)$(PY) -m tinyreptile_ref.bench
+	$(Q)$(PY) -m tinyreptile_ref.tools.bench
 
 # The demo's extras (scikit-learn, matplotlib, tqdm) on top of the installed package.
 $(VENV)/.installed-demo: $(VENV)/.installed
@@ -147,4 +147,4 @@ demo: $(VENV)/.installed-demo ## The main job: TinyReptile, Reptile, FedAvg on s
 	$(Q)$(PY) -m tinyreptile_ref demo --out $(DEMO_OUT)
 
 clean: ## Remove build products (keeps the virtual environment)
-	$(Q)rm -rf $(BUILD) tinyreptile_ref/_tinyreptile_c.* *.egg-info
+	$(Q)rm -rf $(BUILD) tinyreptile_ref/backend/_tinyreptile_c.* *.egg-info

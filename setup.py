@@ -1,10 +1,10 @@
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="tinyreptile_ref",
     version="0.1.0",
     description="Reference implementation of TinyReptile: bit-exact NumPy and C99 kernels",
-    packages=["tinyreptile_ref", "tinyreptile_ref.vectors"],
+    packages=find_packages(include=["tinyreptile_ref", "tinyreptile_ref.*"]),
     python_requires=">=3.9",
     setup_requires=["cffi>=1.15"],
     install_requires=["numpy>=1.22", "cffi>=1.15"],
@@ -15,6 +15,6 @@ setup(
         # make demo: the tasks, a figure and a progress bar
         "demo": ["scikit-learn>=1.0", "matplotlib>=3.5", "tqdm>=4.0"],
     },
-    cffi_modules=["tinyreptile_ref/_build.py:ffibuilder"],
+    cffi_modules=["tinyreptile_ref/backend/_build.py:ffibuilder"],
     zip_safe=False,
 )

@@ -291,16 +291,24 @@ static tr_status tr__layout_of(tr__layout *lay, const tr__info *info, const tr_m
     return TR_OK;
 }
 
+/* The first checks of every entry point: the model's table, then its layout for `batch` rows,
+ * `stored` stored samples and `mode`. */
+static tr_status tr__plan(tr__info *info, tr__layout *lay, const tr_model *m, int32_t batch,
+                          int32_t stored, int32_t mode)
+{
+    tr_status st = tr__check(info, m);
+    if (st != TR_OK) {
+        return st;
+    }
+    return tr__layout_of(lay, info, m, batch, stored, mode);
+}
+
 tr_status tr_model_memory_plan(tr_memory_plan *plan, const tr_model *model, int32_t batch,
                                int32_t stored, int32_t mode)
 {
     tr__info info;
     tr__layout lay;
-    tr_status st = tr__check(&info, model);
-    if (st != TR_OK) {
-        return st;
-    }
-    st = tr__layout_of(&lay, &info, model, batch, stored, mode);
+    tr_status st = tr__plan(&info, &lay, model, batch, stored, mode);
     if (st != TR_OK) {
         return st;
     }
@@ -727,6 +735,20 @@ static tr_status tr__step(float *loss, const tr__run *r, float *theta, const tr_
     return st;
 }
 
+/* The last step before the work: the arena's first `need` floats carved into the run r (with
+ * the gradient buffer when with_grad), then the labels of the n sample rows of s checked. */
+static tr_status tr__start(tr__run *r, float **a, void *arena, int32_t arena_bytes, int32_t need,
+                           const tr_model *m, const tr__info *info, const tr__layout *lay,
+                           int with_grad, const tr__src *s, int32_t n)
+{
+    *a = tr__arena(arena, arena_bytes, need);
+    if (!*a) {
+        return TR_ERR_BUFFER;
+    }
+    tr__carve(r, m, info, *a, lay, with_grad);
+    return tr__check_labels(r, s, n);
+}
+
 /* --------------------------------------------------------------- public functions */
 
 /* The NULL checks of a step's samples: x, and target or labels by the loss. */
@@ -744,11 +766,7 @@ tr_status tr_model_forward_f32(float *y, void *arena, const float *theta, const 
     tr__run r;
     float *a;
     const float *pred;
-    tr_status st = tr__check(&info, model);
-    if (st != TR_OK) {
-        return st;
-    }
-    st = tr__layout_of(&lay, &info, model, B, 0, TR_TRAIN_GRAD);
+    tr_status st = tr__plan(&info, &lay, model, B, 0, TR_TRAIN_GRAD);
     if (st != TR_OK) {
         return st;
     }
@@ -758,12 +776,10 @@ tr_status tr_model_forward_f32(float *y, void *arena, const float *theta, const 
     if (!y || !theta || !x || !arena) {
         return TR_ERR_NULL;
     }
-    a = tr__arena(arena, arena_bytes, lay.d0);
-    if (!a) {
-        return TR_ERR_BUFFER;
+    st = tr__start(&r, &a, arena, arena_bytes, lay.d0, model, &info, &lay, 0, NULL, 0);
+    if (st == TR_OK) {
+        st = tr__forward(&pred, &r, theta, x, B);
     }
-    tr__carve(&r, model, &info, a, &lay, 0);
-    st = tr__forward(&pred, &r, theta, x, B);
     if (st == TR_OK) {
         const int32_t n = B * info.out_n; /* fits: part of the checked layout */
         for (int32_t j = 0; j < n; j++) {
@@ -783,11 +799,7 @@ tr_status tr_model_backward_f32(float *grad, float *loss, void *arena, const flo
     tr__src s = {x, target, labels, NULL, NULL};
     float *a;
     const float *pred;
-    tr_status st = tr__check(&info, model);
-    if (st != TR_OK) {
-        return st;
-    }
-    st = tr__layout_of(&lay, &info, model, B, 0, TR_TRAIN_GRAD);
+    tr_status st = tr__plan(&info, &lay, model, B, 0, TR_TRAIN_GRAD);
     if (st != TR_OK) {
         return st;
     }
@@ -804,12 +816,7 @@ tr_status tr_model_backward_f32(float *grad, float *loss, void *arena, const flo
     if (!theta || !arena || !tr__samples_ok(model, x, target, labels)) {
         return TR_ERR_NULL;
     }
-    a = tr__arena(arena, arena_bytes, lay.grad);
-    if (!a) {
-        return TR_ERR_BUFFER;
-    }
-    tr__carve(&r, model, &info, a, &lay, 0);
-    st = tr__check_labels(&r, &s, B);
+    st = tr__start(&r, &a, arena, arena_bytes, lay.grad, model, &info, &lay, 0, &s, B);
     if (st == TR_OK) {
         st = tr__forward(&pred, &r, theta, x, B);
     }
@@ -832,23 +839,14 @@ tr_status tr_model_train_step_f32(float *theta, float *loss, void *arena, const 
     tr__run r;
     tr__src s = {x, target, labels, NULL, NULL};
     float *a;
-    tr_status st = tr__check(&info, model);
-    if (st != TR_OK) {
-        return st;
-    }
-    st = tr__layout_of(&lay, &info, model, B, 0, mode);
+    tr_status st = tr__plan(&info, &lay, model, B, 0, mode);
     if (st != TR_OK) {
         return st;
     }
     if (!theta || !arena || (B > 0 && !tr__samples_ok(model, x, target, labels))) {
         return TR_ERR_NULL;
     }
-    a = tr__arena(arena, arena_bytes, lay.samples);
-    if (!a) {
-        return TR_ERR_BUFFER;
-    }
-    tr__carve(&r, model, &info, a, &lay, 1);
-    st = tr__check_labels(&r, &s, B);
+    st = tr__start(&r, &a, arena, arena_bytes, lay.samples, model, &info, &lay, 1, &s, B);
     if (st != TR_OK) {
         return st;
     }
@@ -908,11 +906,7 @@ tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena
     tr__src s = {x, target, labels, NULL, NULL};
     int32_t n;
     float *a;
-    tr_status st = tr__check(&info, model);
-    if (st != TR_OK) {
-        return st;
-    }
-    st = tr__layout_of(&lay, &info, model, 1, 1, mode);
+    tr_status st = tr__plan(&info, &lay, model, 1, 1, mode);
     if (st != TR_OK) {
         return st;
     }
@@ -922,12 +916,7 @@ tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena
     if (!phi || !theta || !arena || (k > 0 && !tr__samples_ok(model, x, target, labels))) {
         return TR_ERR_NULL;
     }
-    a = tr__arena(arena, arena_bytes, lay.end);
-    if (!a) {
-        return TR_ERR_BUFFER;
-    }
-    tr__carve(&r, model, &info, a, &lay, 1);
-    st = tr__check_labels(&r, &s, k);
+    st = tr__start(&r, &a, arena, arena_bytes, lay.end, model, &info, &lay, 1, &s, k);
     if (st != TR_OK) {
         return st;
     }
@@ -980,17 +969,12 @@ tr_status tr_reptile_device_round_f32(float *phi, float *losses, void *arena,
         (k > 0 && epochs > 0 && !order)) {
         return TR_ERR_NULL;
     }
-    a = tr__arena(arena, arena_bytes, lay.end);
-    if (!a) {
-        return TR_ERR_BUFFER;
-    }
     for (int32_t j = 0; j < n; j++) { /* n = epochs * k */
         if (order[j] < 0 || order[j] >= k) {
             return TR_ERR_PARAM;
         }
     }
-    tr__carve(&r, model, &info, a, &lay, 1);
-    st = tr__check_labels(&r, &s, k);
+    st = tr__start(&r, &a, arena, arena_bytes, lay.end, model, &info, &lay, 1, &s, k);
     if (st != TR_OK) {
         return st;
     }

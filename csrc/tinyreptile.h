@@ -253,7 +253,7 @@ tr_status tr_conv1d_forward_s8(int8_t *y, const int8_t *x, const int8_t *w, cons
 
 /* A sequential model trained on the device: a layer table, one flat parameter buffer theta,
  * and one caller-provided arena (no malloc) whose size tr_model_arena_size() returns.
- * tinyreptile_ref/model.py is the NumPy twin: the same table rules, parameter layout,
+ * tinyreptile_ref/runtime/model.py is the NumPy twin: the same table rules, parameter layout,
  * memory plan and step order.
  *
  * Layer kinds and losses, codes in model.py's KINDS and LOSSES order. */

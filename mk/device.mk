@@ -1,4 +1,4 @@
-# mk/device.mk - TinyReptile on the emulated MCU: the firmware variants of mcu/tinyreptile_fw.c
+# mk/device.mk - TinyReptile on the emulated MCU: the firmware variants of mcu/firmware/tinyreptile_fw.c
 # and the measured device memory. Included by the top-level Makefile after mk/mcu.mk and the
 # golden-vector variables (VECTORS_DIR, VEC_PY, VEC_PY_DEP).
 #
@@ -6,9 +6,9 @@
 #                      it trains R rounds of a whole federated run from the vectors and must
 #                      print the SHA-256 of the final theta that the host computed (exit 0)
 #   make device-size   the measured device memory table (RAM from the link map and the stack
-#                      high-water mark, flash from the image), mcu/devmem.py
+#                      high-water mark, flash from the image), mcu/tools/devmem.py
 #
-# A variant is <model>-<algorithm>-<mode> (mcu/fw_data.py VARIANTS): its generated source holds
+# A variant is <model>-<algorithm>-<mode> (mcu/tools/fw_data.py VARIANTS): its generated source holds
 # the run's data from the vectors and the buffers sized for it.
 
 DEVICE_VARIANTS := sine-tinyreptile-fused sine-tinyreptile-grad sine-reptile-accum \
@@ -20,11 +20,11 @@ DEVICE_OUT ?= $(BUILD)/device
 DEVICE_SRCS := $(foreach v,$(DEVICE_VARIANTS),$(DEVICE_GEN)/fw_$(v).c)
 
 # A static pattern rule: only these sources (an implicit rule must not reach for others).
-$(DEVICE_SRCS): $(DEVICE_GEN)/fw_%.c: mcu/fw_data.py $(VECTORS_DIR)/manifest.json tinyreptile_ref/model.py $(VEC_PY_DEP)
+$(DEVICE_SRCS): $(DEVICE_GEN)/fw_%.c: mcu/tools/fw_data.py $(VECTORS_DIR)/manifest.json tinyreptile_ref/runtime/model.py $(VEC_PY_DEP)
 	@mkdir -p $(@D)
-	$(Q)$(call mcu_say,GEN,$@)$(VEC_PY) mcu/fw_data.py $* --vectors $(VECTORS_DIR) --out $@
+	$(Q)$(call mcu_say,GEN,$@)$(VEC_PY) mcu/tools/fw_data.py $* --vectors $(VECTORS_DIR) --out $@
 
-$(foreach v,$(DEVICE_VARIANTS),$(call mcu_program,fw-$(v),mcu/tinyreptile_fw.c $(DEVICE_GEN)/fw_$(v).c tests/runner/tv_sha256.c $(MCU_KERNEL_SRCS),m4f))
+$(foreach v,$(DEVICE_VARIANTS),$(call mcu_program,fw-$(v),mcu/firmware/tinyreptile_fw.c $(DEVICE_GEN)/fw_$(v).c tests/runner/tv_sha256.c $(MCU_KERNEL_SRCS),m4f))
 
 .PHONY: device-fw device-test device-size
 .SECONDARY: $(DEVICE_SRCS)
@@ -37,7 +37,7 @@ device-fw: $(DEVICE_ELFS)
 device-test: mcu-toolchain $(DEVICE_ELFS) ## TinyReptile firmware on Cortex-M4F under QEMU: R rounds from the vectors, theta's SHA-256 must be the host's
 	@echo "== TinyReptile firmware, Cortex-M4F ($(MCU_MACHINE_m4f)): whole runs from the vectors"
 	$(Q)fails=0; for v in $(DEVICE_VARIANTS); do \
-	  out=$$(mcu/run-qemu.sh $(MCU_MACHINE_m4f) $(MCU_BUILD)/m4f/fw-$$v.elf $(MCU_TIMEOUT)); rc=$$?; \
+	  out=$$(mcu/tools/run-qemu.sh $(MCU_MACHINE_m4f) $(MCU_BUILD)/m4f/fw-$$v.elf $(MCU_TIMEOUT)); rc=$$?; \
 	  got=$$(printf '%s\n' "$$out" | sed -n 's/^theta_sha256: //p'); \
 	  if [ $$rc -eq 0 ]; then echo "  ok    fw-$$v  theta sha256 $$got"; \
 	  else echo "  FAIL  fw-$$v (exit $$rc)"; printf '%s\n' "$$out" | sed 's/^/        /'; fails=$$((fails+1)); fi; \
@@ -45,5 +45,5 @@ device-test: mcu-toolchain $(DEVICE_ELFS) ## TinyReptile firmware on Cortex-M4F 
 
 device-size: mcu-toolchain $(DEVICE_ELFS) ## Measured device memory (RAM, stack, flash) of TinyReptile and Reptile on Cortex-M4F
 	$(Q)mkdir -p $(DEVICE_OUT)
-	$(Q)$(PYTHON) mcu/devmem.py --build $(MCU_BUILD)/m4f --qemu-machine $(MCU_MACHINE_m4f) \
+	$(Q)$(PYTHON) mcu/tools/devmem.py --build $(MCU_BUILD)/m4f --qemu-machine $(MCU_MACHINE_m4f) \
 	  --json $(DEVICE_OUT)/devmem.json --markdown $(DEVICE_OUT)/devmem.md $(DEVICE_VARIANTS)

@@ -12,7 +12,7 @@
 # gives build/mcu/<target>/NAME.elf (plus a .map), objects under
 # build/mcu/<target>/obj/<source path>.o, and a phony mcu-run-<target>-NAME
 # that runs it with mcu/run-qemu.sh. SOURCES are .c files relative to the
-# repository root; mcu/startup.c and mcu/stackmark.c are always added.
+# repository root; mcu/port/startup.c and mcu/port/stackmark.c are always added.
 # MCU_KERNEL_SRCS lists the kernel sources (csrc/*.c).
 #
 # Other targets: mcu-toolchain (check / install the toolchain), mcu-demos,
@@ -53,12 +53,12 @@ MCU_ARCH_M3 := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
 
 MCU_CFLAGS_M4F = $(MCU_ARCH_M4F) $(MCU_COMMON_CFLAGS)
 MCU_CFLAGS_M3 = $(MCU_ARCH_M3) $(MCU_COMMON_CFLAGS)
-MCU_CPPFLAGS ?= -Icsrc -Imcu
+MCU_CPPFLAGS ?= -Icsrc -Imcu/port -Imcu/firmware
 
 # ---- linker flags --------------------------------------------------------
-# Own start-up (mcu/startup.c) instead of newlib's crt0; newlib libc plus
+# Own start-up (mcu/port/startup.c) instead of newlib's crt0; newlib libc plus
 # libgloss semihosting system calls (rdimon).
-MCU_LDSCRIPT := mcu/mps2.ld
+MCU_LDSCRIPT := mcu/port/mps2.ld
 # MCU_STACK_SIZE (bytes, multiple of 8) overrides mps2.ld's 64 KiB stack.
 MCU_STACK_SIZE ?=
 mcu_comma := ,
@@ -67,7 +67,7 @@ MCU_LDFLAGS = -T $(MCU_LDSCRIPT) -nostartfiles --specs=rdimon.specs -Wl,--gc-sec
 # No -lm: the kernels use no libm, and linking without it proves that.
 MCU_LDLIBS ?=
 
-MCU_PORT_SRCS := mcu/startup.c mcu/stackmark.c
+MCU_PORT_SRCS := mcu/port/startup.c mcu/port/stackmark.c
 MCU_KERNEL_SRCS := $(wildcard csrc/*.c)
 
 # ---- targets -------------------------------------------------------------
@@ -105,7 +105,7 @@ $(MCU_BUILD)/$(1)/$(2).elf: $(call mcu_obj,$(1),$(sort $(3) $(MCU_PORT_SRCS))) $
 
 .PHONY: mcu-run-$(1)-$(2)
 mcu-run-$(1)-$(2): $(MCU_BUILD)/$(1)/$(2).elf
-	$$(Q)mcu/run-qemu.sh $(MCU_MACHINE_$(1)) $$< $$(MCU_TIMEOUT)
+	$$(Q)mcu/tools/run-qemu.sh $(MCU_MACHINE_$(1)) $$< $$(MCU_TIMEOUT)
 
 -include $(patsubst %.o,%.d,$(call mcu_obj,$(1),$(3) $(MCU_PORT_SRCS)))
 endef
@@ -113,9 +113,9 @@ endef
 # $(call mcu_program,NAME,SOURCES[,TARGETS])
 mcu_program = $(foreach t,$(or $(3),$(MCU_TARGETS)),$(eval $(call mcu_program_one,$(t),$(1),$(2))))
 
-# ---- demo programs (used by mcu/selftest.sh) -----------------------------
+# ---- demo programs (used by mcu/selftest/selftest.sh) -----------------------------
 MCU_DEMOS := hello fail crash hang overflow
-$(foreach d,$(MCU_DEMOS),$(call mcu_program,$(d),mcu/$(d).c))
+$(foreach d,$(MCU_DEMOS),$(call mcu_program,$(d),mcu/selftest/$(d).c))
 MCU_DEMO_ELFS := $(foreach t,$(MCU_TARGETS),$(foreach d,$(MCU_DEMOS),$(MCU_BUILD)/$(t)/$(d).elf))
 
 .PHONY: mcu-demos mcu-check-fma mcu-selftest mcu-clean mcu-toolchain
@@ -125,10 +125,10 @@ mcu-demos: $(MCU_DEMO_ELFS)
 # Every project object built for the hard-float target must be free of
 # fused multiply-add instructions (library code is not checked).
 mcu-check-fma: $(MCU_OBJS_m4f)
-	$(Q)CROSS=$(CROSS) mcu/check-no-fma.sh $(sort $(MCU_OBJS_m4f)) >/dev/null
+	$(Q)CROSS=$(CROSS) mcu/tools/check-no-fma.sh $(sort $(MCU_OBJS_m4f)) >/dev/null
 
 mcu-selftest:
-	$(Q)CROSS=$(CROSS) QEMU=$(QEMU_ARM) mcu/selftest.sh
+	$(Q)CROSS=$(CROSS) QEMU=$(QEMU_ARM) mcu/selftest/selftest.sh
 
 mcu-clean:
 	$(Q)rm -rf $(MCU_BUILD)

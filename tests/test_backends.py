@@ -5,15 +5,16 @@ import numpy as np
 import pytest
 
 import tinyreptile_ref
-from tinyreptile_ref import ParameterError, backends, get_backend
+from tinyreptile_ref import ParameterError, get_backend
+from tinyreptile_ref import backend
 
 
 def test_both_backends_expose_the_same_kernels_with_the_same_signatures(cb, npb):
-    names = backends.kernel_names()
+    names = backend.kernel_names()
     assert "dense_forward_f32" in names and "sgd_step_f32" in names
     for name in names:
         assert inspect.signature(getattr(cb, name)) == inspect.signature(getattr(npb, name)), name
-    c_names = sorted(n for n in vars(cb) if n.endswith(backends.KERNEL_SUFFIXES) and callable(getattr(cb, n)))
+    c_names = sorted(n for n in vars(cb) if n.endswith(backend.KERNEL_SUFFIXES) and callable(getattr(cb, n)))
     assert c_names == names
 
 

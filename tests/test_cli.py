@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from tinyreptile_ref import cli
-from tinyreptile_ref import federated as fl
-from tinyreptile_ref import tasks as tk
+from tinyreptile_ref.tools import cli, output
+from tinyreptile_ref.federated import algorithms as fl
+from tinyreptile_ref.federated import tasks as tk
 
 QUICK = ["--eval-tasks", "3", "--curve-points", "0", "--quiet"]
 
@@ -144,7 +144,7 @@ def test_demo_runs_end_to_end_at_a_small_scale(tmp_path, capsys):
 
 def test_progress_degrades_to_plain_text_without_tqdm(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
-    update, close = cli._progress(20, "run")
+    update, close = output.progress_reporter(20, "run")
     for done in range(1, 21):
         update(done)
     close()

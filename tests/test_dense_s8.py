@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinyreptile_ref import AccumulatorOverflowError
-from tinyreptile_ref.quant import INT32_MAX, output_multiplier
+from tinyreptile_ref.kernels.quant import INT32_MAX, output_multiplier
 from tinyreptile_ref.testing import assert_bits_equal, dims
 
 F32 = np.float32

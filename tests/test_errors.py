@@ -177,7 +177,7 @@ BAD_CALLS.append(("reptile_interpolate_s8", (_ro8, Q5, 2**30, 0), LayoutError, "
 
 
 # the model runtime: a small sine model and a small conv1d classifier
-from tinyreptile_ref.model import Conv1d, Dense, Flatten, Model, ReLU, Tanh  # noqa: E402
+from tinyreptile_ref.runtime.model import Conv1d, Dense, Flatten, Model, ReLU, Tanh  # noqa: E402
 
 SM = Model((1,), [Dense(3), Tanh(), Dense(1)])
 CM = Model((4, 2), [Conv1d(2, 3), ReLU(), Flatten(), Dense(3)], loss="softmax_xent")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from tinyreptile_ref import ParameterError
-from tinyreptile_ref import federated as fl
-from tinyreptile_ref import tasks as tk
-from tinyreptile_ref.model import Dense, Model
+from tinyreptile_ref.federated import algorithms as fl
+from tinyreptile_ref.federated import tasks as tk
+from tinyreptile_ref.runtime.model import Dense, Model
 from tinyreptile_ref.testing import assert_bits_equal
 
 F32 = np.float32

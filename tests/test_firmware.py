@@ -1,4 +1,4 @@
-"""The TinyReptile firmware (mcu/tinyreptile_fw.c): the image replays the vectors' whole
+"""The TinyReptile firmware (mcu/firmware/tinyreptile_fw.c): the image replays the vectors' whole
 federated run on the device and prints the SHA-256 of the final theta, which equals the host's
 (the NumPy twin re-running the same run from the vectors' inputs): built natively here, and
 for Cortex-M4F under QEMU when the MCU toolchain is present (make device-test runs all six)."""
@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tinyreptile_ref import get_backend
-from tinyreptile_ref.model import Model
+from tinyreptile_ref.runtime.model import Model
 from tinyreptile_ref.vectors import load_manifest, read_blob
 from tinyreptile_ref.vectors.format import f32_from_param
 
@@ -25,7 +25,7 @@ MCU = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
 
 
 def fw_data():
-    spec = importlib.util.spec_from_file_location("fw_data", ROOT / "mcu" / "fw_data.py")
+    spec = importlib.util.spec_from_file_location("fw_data", ROOT / "mcu" / "tools" / "fw_data.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -61,9 +61,9 @@ def build_host(tmp_path, variant, edit=None):
     text = fw_data().c_source(variant, VECTORS)
     src.write_text(edit(text) if edit else text)
     exe = tmp_path / f"fw_{variant}"
-    subprocess.run([shutil.which("cc") or "gcc", *CFLAGS, f"-I{ROOT / 'csrc'}", f"-I{ROOT / 'mcu'}",
-                    f"-I{ROOT / 'tests' / 'runner'}", str(ROOT / "mcu" / "tinyreptile_fw.c"),
-                    str(src), str(ROOT / "mcu" / "stackmark.c"),
+    subprocess.run([shutil.which("cc") or "gcc", *CFLAGS, f"-I{ROOT / 'csrc'}", f"-I{ROOT / 'mcu' / 'port'}",
+                    f"-I{ROOT / 'mcu' / 'firmware'}", f"-I{ROOT / 'tests' / 'runner'}", str(ROOT / "mcu" / "firmware" / "tinyreptile_fw.c"),
+                    str(src), str(ROOT / "mcu" / "port" / "stackmark.c"),
                     str(ROOT / "tests" / "runner" / "tv_sha256.c"),
                     *map(str, sorted((ROOT / "csrc").glob("*.c"))), "-o", str(exe)],
                    check=True, capture_output=True, text=True)
@@ -119,7 +119,7 @@ def mcu_images(tmp_path_factory):
                                     "make device-test runs every variant")
 @pytest.mark.parametrize("variant", ["sine-tinyreptile-fused", "conv-reptile-accum"])
 def test_the_cortex_m4f_image_prints_the_hosts_theta_digest(mcu_images, variant):
-    p = subprocess.run([str(ROOT / "mcu" / "run-qemu.sh"), "mps2-an386", str(mcu_images[variant]),
+    p = subprocess.run([str(ROOT / "mcu" / "tools" / "run-qemu.sh"), "mps2-an386", str(mcu_images[variant]),
                         "120"], capture_output=True, text=True, timeout=180)
     assert p.returncode == 0, p.stdout + p.stderr
     assert printed(p.stdout, "theta_sha256") == host_digest(variant)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tinyreptile_ref import ParameterError, ShapeError, DTypeError
-from tinyreptile_ref.model import Conv1d, Dense, Flatten, Model, ReLU, Tanh
+from tinyreptile_ref.runtime.model import Conv1d, Dense, Flatten, Model, ReLU, Tanh
 from tinyreptile_ref.testing import assert_bits_equal
 
 F32 = np.float32

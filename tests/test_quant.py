@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinyreptile_ref import AccumulatorOverflowError
-from tinyreptile_ref.quant import (
+from tinyreptile_ref.kernels.quant import (
     INT32_MAX,
     INT32_MIN,
     activation_range,

@@ -1,4 +1,4 @@
-"""The model runtime (csrc/model.c and its NumPy twin in tinyreptile_ref/model.py): the fused
+"""The model runtime (csrc/model.c and its NumPy twin in tinyreptile_ref/runtime/model.py): the fused
 batch-1 step gives the bits of forward -> backward into a gradient buffer -> SGD, gradient
 accumulation gives the bits of the batched kernels, C equals the twin, both equal the kernels
 called one by one, whole device rounds equal their steps, and the memory plans agree."""
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinyreptile_ref import ParameterError, ShapeError, get_backend
-from tinyreptile_ref.model import Conv1d, Dense, Flatten, Model, ReLU, Tanh
+from tinyreptile_ref.runtime.model import Conv1d, Dense, Flatten, Model, ReLU, Tanh
 from tinyreptile_ref.testing import assert_bits_equal, floats32
 
 F32 = np.float32

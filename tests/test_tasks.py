@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tinyreptile_ref import ParameterError
-from tinyreptile_ref import federated as fl
-from tinyreptile_ref import tasks as tk
+from tinyreptile_ref.federated import algorithms as fl
+from tinyreptile_ref.federated import tasks as tk
 
 F32 = np.float32
 

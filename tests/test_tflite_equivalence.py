@@ -21,7 +21,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from tinyreptile_ref.quant import activation_range, output_multiplier  # noqa: E402
+from tinyreptile_ref.kernels.quant import activation_range, output_multiplier  # noqa: E402
 
 
 def _convert(model, sample_shape, rng, float_io):

@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyreptile_ref import backends
+from tinyreptile_ref import backend
 from tinyreptile_ref import vectors as tv
 from tinyreptile_ref.vectors import embed, format as vf
 from tinyreptile_ref.vectors.rng import SplitMix64
@@ -147,15 +147,15 @@ def test_regenerating_the_vectors_is_byte_identical(tmp_path, manifest):
 
 def test_the_vectors_cover_every_kernel_of_the_backends(manifest):
     kernels = {c["kernel"] for c in manifest["cases"]}
-    missing = set(backends.kernel_names()) - kernels
-    assert not missing, f"kernels without vectors: {sorted(missing)} (add a generator in cases.py)"
+    missing = set(backend.kernel_names()) - kernels
+    assert not missing, f"kernels without vectors: {sorted(missing)} (add a generator in vectors/cases/)"
 
 
 def test_every_float32_kernel_has_its_edge_cases(manifest):
     flags = {}
     for c in manifest["cases"]:
         flags.setdefault(c["kernel"], set()).update(c["flags"])
-    for kernel in (k for k in backends.kernel_names() if k.endswith("_f32")):
+    for kernel in (k for k in backend.kernel_names() if k.endswith("_f32")):
         need = {"empty", "nan", "subnormal", "signed zero"}
         assert need <= flags[kernel], f"{kernel} lacks {sorted(need - flags[kernel])}"
 
@@ -164,7 +164,7 @@ def test_every_int8_kernel_has_its_edge_cases(manifest):
     flags = {}
     for c in manifest["cases"]:
         flags.setdefault(c["kernel"], set()).update(c["flags"])
-    for kernel in (k for k in backends.kernel_names() if k.endswith("_s8")):
+    for kernel in (k for k in backend.kernel_names() if k.endswith("_s8")):
         assert "empty" in flags[kernel], f"{kernel} lacks an empty case"
     for kernel in ("dense_forward_s8", "conv1d_forward_s8"):
         need = {"max depth", "saturates", "status"}
@@ -352,7 +352,7 @@ def test_an_mcu_image_under_qemu_fails_on_a_flipped_bit(tmp_path, manifest):
     subprocess.run(["make", "-s", "-C", str(ROOT), f"BUILD={tmp_path}/build", f"MCU_BUILD={tmp_path}/mcu",
                     f"VECTORS_DIR={root}", f"VEC_PY={sys.executable}", "VEC_PY_DEP=", str(elf)],
                    check=True, capture_output=True, text=True)
-    p = subprocess.run([str(ROOT / "mcu" / "run-qemu.sh"), "m3", str(elf), "120"],
+    p = subprocess.run([str(ROOT / "mcu" / "tools" / "run-qemu.sh"), "m3", str(elf), "120"],
                        capture_output=True, text=True, timeout=180)
     assert p.returncode == 1, p.stdout + p.stderr
     assert p.stdout.rstrip().splitlines()[-1] == f"{len(manifest['cases']) - 1} passed, 1 failed"

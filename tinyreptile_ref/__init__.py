@@ -1,6 +1,7 @@
 """tinyreptile_ref: the reference implementation of TinyReptile (federated meta-learning for
 microcontrollers): a NumPy model and a C99 kernel library that compute the same bits."""
-from .backends import get_backend  # noqa: F401
+from ._version import __version__  # noqa: F401
+from .backend import get_backend  # noqa: F401
 from .errors import (  # noqa: F401
     AccumulatorOverflowError,
     DTypeError,
@@ -11,4 +12,3 @@ from .errors import (  # noqa: F401
     TinyReptileError,
 )
 
-__version__ = "0.1.0"

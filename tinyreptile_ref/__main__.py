@@ -1,6 +1,6 @@
 """python -m tinyreptile_ref: see tinyreptile_ref/cli.py."""
 import sys
 
-from .cli import main
+from .tools.cli import main
 
 sys.exit(main())

@@ -230,46 +230,22 @@ static void *get_output(tv_ctx *t, const char *name, tv_dtype d, int32_t count)
     return p;
 }
 
-float *tv_in_f32(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_input(t, name, TV_F32, count);
-}
-int8_t *tv_in_s8(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_input(t, name, TV_S8, count);
-}
-uint8_t *tv_in_u8(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_input(t, name, TV_U8, count);
-}
-int16_t *tv_in_s16(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_input(t, name, TV_S16, count);
-}
-int32_t *tv_in_s32(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_input(t, name, TV_S32, count);
-}
-float *tv_out_f32(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_output(t, name, TV_F32, count);
-}
-int8_t *tv_out_s8(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_output(t, name, TV_S8, count);
-}
-uint8_t *tv_out_u8(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_output(t, name, TV_U8, count);
-}
-int16_t *tv_out_s16(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_output(t, name, TV_S16, count);
-}
-int32_t *tv_out_s32(tv_ctx *t, const char *name, int32_t count)
-{
-    return get_output(t, name, TV_S32, count);
-}
+/* The typed accessors declared in tv.h: one row per element type. */
+#define TV_ACCESSORS(sfx, type, dtype)                                      \
+    type *tv_in_##sfx(tv_ctx *t, const char *name, int32_t count)           \
+    {                                                                       \
+        return get_input(t, name, dtype, count);                            \
+    }                                                                       \
+    type *tv_out_##sfx(tv_ctx *t, const char *name, int32_t count)          \
+    {                                                                       \
+        return get_output(t, name, dtype, count);                           \
+    }
+TV_ACCESSORS(f32, float, TV_F32)
+TV_ACCESSORS(s8, int8_t, TV_S8)
+TV_ACCESSORS(u8, uint8_t, TV_U8)
+TV_ACCESSORS(s16, int16_t, TV_S16)
+TV_ACCESSORS(s32, int32_t, TV_S32)
+
 float *tv_scratch_f32(tv_ctx *t, int32_t count)
 {
     return arena_alloc(t, TV_F32, count);

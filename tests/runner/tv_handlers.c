@@ -1,6 +1,6 @@
 /*
  * tv_handlers.c - one handler per kernel: take the case's parameters and blobs (names as in
- * the C prototypes, see tinyreptile_ref/vectors/cases.py), call the kernel, report its status,
+ * the C prototypes, see tinyreptile_ref/vectors/cases/), call the kernel, report its status,
  * compare its outputs. Adding a kernel: one function here and one row in tv_handlers[].
  *
  * A handler stops calling kernels once the case has failed (tv_ok), e.g. on a missing blob.
@@ -224,30 +224,32 @@ static void run_softmax_xent_loss_f32(tv_ctx *t)
 
 /* -------------------------------------------------------- optimisation, float32 */
 
-static void run_sgd_step_f32(tv_ctx *t)
+/* SGD and Reptile interpolation share one form: theta [n] updated in place from another
+ * vector [n] and a float32 scalar. */
+typedef tr_status (*tv_update_f32)(float *theta, const float *other, float scalar, int32_t n);
+
+static void run_update_f32(tv_ctx *t, const char *other_name, const char *scalar_name,
+                           tv_update_f32 update)
 {
     int32_t n = tv_int(t, "n");
-    float lr = tv_f32(t, "lr");
-    float *theta = tv_in_f32(t, "theta", n); /* [n], updated in place */
-    const float *g = tv_in_f32(t, "g", n);   /* [n] */
+    float scalar = tv_f32(t, scalar_name);
+    float *theta = tv_in_f32(t, "theta", n);          /* [n], updated in place */
+    const float *other = tv_in_f32(t, other_name, n); /* [n] */
     if (!tv_ok(t)) {
         return;
     }
-    tv_status(t, tr_sgd_step_f32(theta, g, lr, n));
+    tv_status(t, update(theta, other, scalar, n));
     tv_check(t, "theta", theta);
+}
+
+static void run_sgd_step_f32(tv_ctx *t)
+{
+    run_update_f32(t, "g", "lr", tr_sgd_step_f32);
 }
 
 static void run_reptile_interpolate_f32(tv_ctx *t)
 {
-    int32_t n = tv_int(t, "n");
-    float eps = tv_f32(t, "eps");
-    float *theta = tv_in_f32(t, "theta", n); /* [n], updated in place */
-    const float *phi = tv_in_f32(t, "phi", n); /* [n] */
-    if (!tv_ok(t)) {
-        return;
-    }
-    tv_status(t, tr_reptile_interpolate_f32(theta, phi, eps, n));
-    tv_check(t, "theta", theta);
+    run_update_f32(t, "phi", "eps", tr_reptile_interpolate_f32);
 }
 
 /* ------------------------------------------------- quantization and int8 kernels */
@@ -396,7 +398,7 @@ static void run_conv1d_forward_s8(tv_ctx *t)
 /* ------------------------------------------------------- multi-step sequences, float32 */
 
 /* TinyReptile on one device over several rounds, with the kernels only (see
- * tinyreptile_ref/vectors/cases.py, gen_reptile_mlp_f32): per round phi = theta, `steps` SGD
+ * tinyreptile_ref/vectors/cases/sequences.py, gen_reptile_mlp_f32): per round phi = theta, `steps` SGD
  * steps of dense -> activation -> dense -> loss and back, then Reptile interpolation.
  * Flat parameters [P] = w1 [H][I], b1 [H], w2 [O][H], b2 [O]. Every kernel's status is checked;
  * the loss and phi after every step and theta after every round are compared. */
@@ -672,7 +674,7 @@ static void run_reptile_device_round_f32(tv_ctx *t)
     tv_check(t, "losses", losses);
 }
 
-/* Whole federated runs (tinyreptile_ref/vectors/cases.py, _rounds): each round the device
+/* Whole federated runs (tinyreptile_ref/vectors/cases/model.py, _rounds): each round the device
  * trains phi from theta (TinyReptile: tr_tinyreptile_device_round_f32, fused; Reptile:
  * tr_reptile_device_round_f32), then the server sets theta = theta + eps[r]*(phi - theta)
  * with tr_reptile_interpolate_f32. Every round's losses and the final theta are compared. */

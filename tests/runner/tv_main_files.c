@@ -14,7 +14,7 @@
 #define TV_MANIFEST "vectors/manifest.json"
 #endif
 
-/* Bare-metal start-up code (mcu/startup.c) calls main(void); a hosted C library passes argv. */
+/* Bare-metal start-up code (mcu/port/startup.c) calls main(void); a hosted C library passes argv. */
 #ifndef TV_MAIN_ARGV
 #if defined(__arm__) && !defined(__linux__)
 #define TV_MAIN_ARGV 0

@@ -14,7 +14,7 @@ import platform
 
 import numpy as np
 
-from .. import __version__ as PACKAGE_VERSION
+from .._version import __version__ as PACKAGE_VERSION
 from . import format
 from .format import VectorFormatError, check, load_manifest, read_blob  # noqa: F401
 

@@ -13,7 +13,7 @@ that say what the case is for. A float32 scalar parameter is a string "f32:0x3dc
 so no decimal text ever stands between the generator and the C runner.
 
 This module writes and reads that format and checks it (schema, files, checksums); it knows
-nothing about kernels. The cases themselves come from tinyreptile_ref/vectors/cases.py.
+nothing about kernels. The cases themselves come from tinyreptile_ref/vectors/cases/ (one module per kernel family).
 """
 import hashlib
 import json

@@ -1,0 +1,255 @@
+"""Federated meta-learning on the model: TinyReptile, Reptile (with an optional meta-batch)
+and FedAvg, with the server side and the device side separated as in a deployment.
+
+The server holds θ; each round it picks devices and sends them θ; a device sees only that θ
+and its own samples, trains a copy of it into φ and sends φ back; the server aggregates:
+
+  TinyReptile  one device per round; it streams k samples and takes one SGD step per sample
+               (batch size 1, each sample used once) -> φ; θ <- θ + ε_r (φ - θ).
+  Reptile      M devices per round (meta-batch, default 1); each stores its k samples and runs
+               E epochs of mini-batch SGD (a fresh shuffle per epoch) -> φ_m;
+               θ <- θ + ε_r (mean_m φ_m - θ).
+  FedAvg       M devices per round, local training as Reptile's; θ <- mean_m φ_m.
+
+ε_r anneals linearly from ε₀ (round 0) towards ε_end (default 0) over the run:
+ε_r = ε₀ + (ε_end - ε₀) r / R, computed in float64 and rounded once to float32 by the kernel
+(anneal="constant" keeps ε₀). The mean of M parameter vectors is a running mean in device
+order with the interpolation kernel: μ₁ = φ₁, μ_m = μ_{m-1} + (1/m)(φ_m - μ_{m-1}).
+
+Randomness: everything comes from one integer seed through numpy's SeedSequence, in
+independent streams named by spawn keys (see `streams`): the initial θ, the server's device
+choices, each device's task (a function of the device id only) and each device's samples in
+each round (a function of device id and round). Data never passes through a backend, so the
+NumPy and the C backend see the same samples and produce the same θ bit for bit.
+"""
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..kernels import _checks as ck
+from ..errors import ParameterError
+
+F32 = np.float32
+
+ALGOS = ("tinyreptile", "reptile", "fedavg")
+ANNEALS = ("linear", "constant")
+
+# spawn keys of the random streams derived from the seed
+KEY_INIT, KEY_SERVER, KEY_DEVICE_TASK, KEY_DEVICE_DATA, KEY_EVAL, KEY_SPLIT = range(6)
+
+
+def stream(seed, *key):
+    """The numpy Generator of the stream `key` (a tuple of ints) under `seed`."""
+    return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=key))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Hyper-parameters of one federated run.
+
+    k            samples a device uses in a round (TinyReptile: streamed one by one)
+    inner_lr     the devices' SGD learning rate
+    epochs       passes over the k stored samples (Reptile, FedAvg)
+    batch        mini-batch size (Reptile, FedAvg; TinyReptile always uses 1)
+    meta_batch   devices per round M (Reptile, FedAvg; TinyReptile always uses 1)
+    eps0, eps_end, anneal   the server's interpolation step ε (not used by FedAvg)
+    devices      size of the training population the server samples from
+    """
+    algo: str
+    rounds: int
+    k: int
+    inner_lr: float
+    epochs: int = 1
+    batch: int = 10
+    meta_batch: int = 1
+    eps0: float = 1.0
+    eps_end: float = 0.0
+    anneal: str = "linear"
+    devices: int = 10000
+
+    def __post_init__(self):
+        if self.algo not in ALGOS:
+            raise ParameterError(f"algo: {self.algo!r} is not one of {', '.join(ALGOS)}")
+        if self.anneal not in ANNEALS:
+            raise ParameterError(f"anneal: {self.anneal!r} is not one of {', '.join(ANNEALS)}")
+        ck.int_param("rounds", self.rounds, 1)
+        ck.int_param("k", self.k, 1)
+        ck.int_param("epochs", self.epochs, 1)
+        ck.int_param("batch", self.batch, 1)
+        ck.int_param("meta_batch", self.meta_batch, 1)
+        ck.int_param("devices", self.devices, 1)
+        for name in ("inner_lr", "eps0", "eps_end"):
+            v = ck.float_param(name, getattr(self, name))
+            if v < 0:
+                raise ParameterError(f"{name}: {getattr(self, name)!r} is negative")
+        if self.devices_per_round > self.devices:
+            raise ParameterError(f"meta_batch: {self.meta_batch} devices per round exceed the "
+                                 f"population of {self.devices}")
+
+    @property
+    def devices_per_round(self):
+        return 1 if self.algo == "tinyreptile" else self.meta_batch
+
+    @property
+    def device_batch(self):
+        """The batch size of the devices' SGD steps."""
+        return 1 if self.algo == "tinyreptile" else min(self.batch, self.k)
+
+    @property
+    def steps_per_round(self):
+        """SGD steps one device takes in a round."""
+        if self.algo == "tinyreptile":
+            return self.k
+        return self.epochs * -(-self.k // self.device_batch)
+
+    def eps(self, r):
+        """The interpolation step of round r (0-based), a Python float."""
+        if self.anneal == "constant":
+            return self.eps0
+        return self.eps0 + (self.eps_end - self.eps0) * (r / self.rounds)
+
+    def as_dict(self):
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------- device
+
+class Device:
+    """One device. It knows its task (its data source) and nothing else; per round it gets θ,
+    trains on samples of its own, and returns φ. `ws` is the device's RAM: a model Workspace
+    whose backend runs the whole device round (on the C backend, one call into C)."""
+
+    def __init__(self, device_id, task):
+        self.id = device_id
+        self.task = task
+
+    def tinyreptile_round(self, ws, theta, k, lr, rng):
+        """Stream k samples, one SGD step of batch size 1 on each, each used once -> φ
+        (the runtime's fused step: no gradient buffer)."""
+        x, y = self.task.sample(rng, k)  # drawn as a stream: sample j is x[j], y[j]
+        return ws.be.tinyreptile_device_round_f32(theta, x, y, ws.model, lr, "fused")
+
+    def batched_round(self, ws, theta, k, lr, epochs, batch, rng):
+        """Store k samples; E epochs of mini-batch SGD, a fresh shuffle each epoch -> φ
+        (the runtime's Reptile round: each mini-batch's gradient accumulated sample by
+        sample, the same bits as one batched step)."""
+        x, y = self.task.sample(rng, k)
+        order = np.array([rng.permutation(k) for _ in range(epochs)], np.int32).reshape(epochs, k)
+        return ws.be.reptile_device_round_f32(theta, x, y, order, ws.model, epochs, batch, lr)
+
+
+# --------------------------------------------------------------------------------- server
+
+class Server:
+    """The server: holds θ, picks devices, aggregates their φ."""
+
+    def __init__(self, backend, theta0, cfg, rng):
+        self.be = backend
+        self.theta = np.array(theta0, F32, copy=True)
+        self.cfg = cfg
+        self.rng = rng
+
+    def select(self):
+        """The ids of this round's devices, drawn uniformly without replacement."""
+        m = self.cfg.devices_per_round
+        if m == 1:
+            return [int(self.rng.integers(self.cfg.devices))]
+        return [int(i) for i in self.rng.choice(self.cfg.devices, size=m, replace=False)]
+
+    def mean(self, phis):
+        """Running mean in device order with the interpolation kernel (see the module text)."""
+        mu = phis[0].copy()
+        for m in range(2, len(phis) + 1):
+            self.be.reptile_interpolate_f32(mu, phis[m - 1], 1.0 / m)
+        return mu
+
+    def aggregate(self, r, phis):
+        cfg = self.cfg
+        if cfg.algo == "fedavg":
+            self.theta = self.mean(phis)
+            return
+        target = phis[0] if len(phis) == 1 else self.mean(phis)
+        self.be.reptile_interpolate_f32(self.theta, target, cfg.eps(r))
+
+
+# ------------------------------------------------------------------------------ training
+
+def device_rng(seed, device_id, r):
+    """The stream of device `device_id`'s samples in round r."""
+    return stream(seed, KEY_DEVICE_DATA, device_id, r)
+
+
+def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_every=0,
+          progress=None):
+    """Run cfg.rounds rounds of cfg.algo; returns (θ, history).
+
+    family      the task family: family.device_task(rng) gives device i's task (an object
+                with .sample(rng, n) -> (x, target))
+    evaluate    optional callable(θ) -> dict of numbers, called at round 0, every
+                `eval_every` rounds and after the last round (the learning curve)
+    progress    optional callable(rounds_done) after every round
+    history     {"curve": [{"round": r, ...evaluate's numbers}], "device_loss": [mean loss of
+                the devices' steps in each block of eval_every rounds]}
+    """
+    if theta0 is None:
+        theta0 = model.init(stream(seed, KEY_INIT))
+    server = Server(backend, theta0, cfg, stream(seed, KEY_SERVER))
+    ws = model.workspace(backend)
+    history = {"curve": [], "device_loss": []}
+    block = []
+
+    def record(r):
+        if evaluate is not None:
+            history["curve"].append({"round": r, **evaluate(server.theta)})
+        if block:
+            history["device_loss"].append({"round": r, "loss": float(np.mean(block))})
+            block.clear()
+
+    record(0)
+    for r in range(cfg.rounds):
+        phis = []
+        for dev_id in server.select():
+            dev = Device(dev_id, family.device_task(stream(seed, KEY_DEVICE_TASK, dev_id)))
+            rng = device_rng(seed, dev_id, r)
+            if cfg.algo == "tinyreptile":
+                phi, losses = dev.tinyreptile_round(ws, server.theta, cfg.k, cfg.inner_lr, rng)
+            else:
+                phi, losses = dev.batched_round(ws, server.theta, cfg.k, cfg.inner_lr,
+                                                cfg.epochs, cfg.device_batch, rng)
+            phis.append(phi)
+            block.append(float(np.mean(losses, dtype=np.float64)))
+        server.aggregate(r, phis)
+        if progress is not None:
+            progress(r + 1)
+        if eval_every and (r + 1) % eval_every == 0 and r + 1 < cfg.rounds:
+            record(r + 1)
+    record(cfg.rounds)
+    return server.theta, history
+
+
+def costs(model, cfg):
+    """What one round costs: device RAM per training step (the memory plan of the way the
+    runtime trains on the device: TinyReptile's fused batch-1 step, no gradient buffer;
+    Reptile's and FedAvg's k stored samples with each mini-batch's gradient accumulated sample
+    by sample), bytes sent (θ down and φ up, float32, per round and in total) and device
+    multiply-accumulates."""
+    if cfg.algo == "tinyreptile":
+        plan = model.memory_plan(batch=1, stored=1, mode="fused")
+        macs = cfg.k * model.step_macs(1)
+    else:
+        b = cfg.device_batch
+        plan = model.memory_plan(batch=b, stored=cfg.k, mode="accum")
+        full, rest = divmod(cfg.k, b)
+        per_epoch = full * model.step_macs(b) + (model.step_macs(rest) if rest else 0)
+        macs = cfg.epochs * per_epoch
+    vec = 4 * model.n_params
+    per_round = 2 * vec * cfg.devices_per_round
+    return {"memory_plan": plan.as_dict(), "device_ram_bytes": plan.ram,
+            "flash_bytes": plan.flash,
+            "bytes_down_per_round": vec * cfg.devices_per_round,
+            "bytes_up_per_round": vec * cfg.devices_per_round,
+            "bytes_per_round": per_round, "bytes_total": per_round * cfg.rounds,
+            "device_macs_per_round": macs,
+            "macs_per_round_all_devices": macs * cfg.devices_per_round,
+            "device_steps_per_round": cfg.steps_per_round,
+            "device_rounds": cfg.rounds * cfg.devices_per_round}
