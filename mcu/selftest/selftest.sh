@@ -16,7 +16,7 @@
 # Ends with "selftest: N passed, N failed"; exit 1 if anything failed.
 set -eu
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 CROSS=${CROSS:-arm-none-eabi-}
 QEMU=${QEMU:-qemu-system-arm}
