@@ -67,3 +67,31 @@ cmake-consumer: cmake-host
 	  $(CMAKE) --build $$d >>$$d.log 2>&1 || { cat $$d.log; exit 1; }; \
 	  $$d/consumer || exit 1; \
 	done
+
+# examples/adapt: a short TinyReptile run on sine, its export, a new task's samples and the
+# host's losses (NumPy twin); the firmware built against the installed package for the host
+# and for Cortex-M4F, run (the latter under QEMU), and its printed losses compared bit for bit.
+ADAPT_DIR    := $(CMAKE_BUILD)/adapt
+ADAPT_ROUNDS ?= 3000
+
+example-adapt: cmake-host cmake-m4f $(VENV)/.installed
+	$(Q)rm -rf $(ADAPT_DIR) && mkdir -p $(ADAPT_DIR)/gen
+	@echo "== examples/adapt: train (sine, tinyreptile, $(ADAPT_ROUNDS) rounds), export-model, prepare"
+	$(Q)$(PY) -m tinyreptile_ref train --task sine --algo tinyreptile --rounds $(ADAPT_ROUNDS) \
+	  --eval-tasks 5 --curve-points 0 --quiet --out $(ADAPT_DIR)/run
+	$(Q)$(PY) -m tinyreptile_ref export-model $(ADAPT_DIR)/run --out $(ADAPT_DIR)/gen/model.h
+	$(Q)$(PY) examples/adapt/adapt_task.py prepare $(ADAPT_DIR)/run --out $(ADAPT_DIR)/gen
+	$(Q)for t in host m4f; do \
+	  echo "== examples/adapt on $$t, through find_package"; \
+	  $(CMAKE) --install $(CMAKE_BUILD)/$$t --prefix $(ADAPT_DIR)/prefix-$$t >/dev/null || exit 1; \
+	  tc=; [ $$t = m4f ] && tc=-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/$(CMAKE_M4F_TOOLCHAIN); \
+	  $(CMAKE) -S examples/adapt -B $(ADAPT_DIR)/build-$$t $(CMAKE_GEN) $$tc \
+	    -DCMAKE_BUILD_TYPE=$(CMAKE_TYPE) -DCMAKE_PREFIX_PATH=$(abspath $(ADAPT_DIR)/prefix-$$t) \
+	    -DADAPT_GEN_DIR=$(abspath $(ADAPT_DIR)/gen) >$(ADAPT_DIR)/$$t.log 2>&1 \
+	    && $(CMAKE) --build $(ADAPT_DIR)/build-$$t >>$(ADAPT_DIR)/$$t.log 2>&1 \
+	    || { cat $(ADAPT_DIR)/$$t.log; exit 1; }; \
+	  $(CTEST) --test-dir $(ADAPT_DIR)/build-$$t -V >$(ADAPT_DIR)/$$t.out 2>&1 \
+	    || { cat $(ADAPT_DIR)/$$t.out; exit 1; }; \
+	  grep -E 'Test command|loss (before|after)' $(ADAPT_DIR)/$$t.out; \
+	  $(PY) examples/adapt/adapt_task.py check $(ADAPT_DIR)/gen/expected.txt $(ADAPT_DIR)/$$t.out || exit 1; \
+	done
