@@ -28,6 +28,7 @@ endif
 
 include mk/mcu.mk
 include mk/cmake.mk
+include mk/arduino.mk
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,7 +46,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py mcu-test cmake-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU, the CMake package
+test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU, the CMake, Arduino and PlatformIO packages
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
