@@ -33,7 +33,7 @@ arduino-toolchain:
 	echo "arduino-toolchain: apt-get update && apt-get install -y $(ARDUINO_APT)"; \
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y $(ARDUINO_APT)
 
-arduino-test: arduino-toolchain $(VENV)/.installed ## Compile the Arduino library and its example sketch with arduino-builder (AVR, offline)
+arduino-test: arduino-toolchain $(VENV)/.installed ## Arduino library: compile it and its sketch with arduino-builder (Uno), run the sketch under qemu-system-avr against the NumPy twin
 	$(Q)rm -rf $(ARDUINO_BUILD) && mkdir -p $(ARDUINO_BUILD)/libraries $(ARDUINO_BUILD)/out
 	$(Q)python3 arduino/make_library.py $(ARDUINO_BUILD)/libraries --zip
 	@echo "== arduino-builder $(ARDUINO_FQBN): the library and examples/$(ARDUINO_SKETCH)"
