@@ -18,7 +18,7 @@ CMAKE_M4F_TOOLCHAIN := cmake/arm-none-eabi-cortex-m4f.cmake
 CMAKE_GEN   := -G "Unix Makefiles"
 TR_VERSION   = $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' tinyreptile_ref/_version.py)
 
-.PHONY: cmake-toolchain cmake-test cmake-host cmake-m4f cmake-consumer example-adapt
+.PHONY: cmake-toolchain cmake-test cmake-host cmake-m4f cmake-consumer example-adapt cmake-refuse
 
 # CMake >= 3.16 from Debian when missing (as root; otherwise the command is printed).
 cmake-toolchain:
@@ -29,7 +29,7 @@ cmake-toolchain:
 	echo "cmake-toolchain: apt-get update && apt-get install -y cmake"; \
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y cmake
 
-cmake-test: cmake-host cmake-m4f cmake-consumer example-adapt ## CMake package: ctest on the host and on Cortex-M4F (QEMU), a find_package consumer, the examples/adapt firmware
+cmake-test: cmake-host cmake-m4f cmake-consumer example-adapt cmake-refuse ## CMake package: ctest on the host and on Cortex-M4F (QEMU), a find_package consumer, the examples/adapt firmware
 
 # $(call cmake_ctest,NAME,EXTRA CONFIGURE ARGS): configure + build + ctest in $(CMAKE_BUILD)/NAME
 cmake_ctest = \
@@ -95,3 +95,11 @@ example-adapt: cmake-host cmake-m4f $(VENV)/.installed
 	  grep -E 'Test command|loss (before|after)' $(ADAPT_DIR)/$$t.out; \
 	  $(PY) examples/adapt/adapt_task.py check $(ADAPT_DIR)/gen/expected.txt $(ADAPT_DIR)/$$t.out || exit 1; \
 	done
+
+# A flag set that cannot be bit-exact is refused when configuring, with the reason.
+cmake-refuse: cmake-toolchain
+	@echo "== cmake refuses CMAKE_C_FLAGS=-ffast-math when configuring"
+	$(Q)mkdir -p $(CMAKE_BUILD) && rm -rf $(CMAKE_BUILD)/refuse
+	$(Q)if $(CMAKE) -S . -B $(CMAKE_BUILD)/refuse -DCMAKE_C_FLAGS=-ffast-math >$(CMAKE_BUILD)/refuse.log 2>&1; then \
+	  echo "cmake-refuse: -ffast-math was accepted" >&2; exit 1; fi; \
+	  grep -q -- 'contains -ffast-math' $(CMAKE_BUILD)/refuse.log || { cat $(CMAKE_BUILD)/refuse.log; exit 1; }
