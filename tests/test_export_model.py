@@ -176,6 +176,11 @@ def test_a_bad_run_dir_gives_a_clear_error_naming_it_and_writes_nothing(sine_run
     assert not out.exists()
 
 
+def test_an_out_path_in_a_missing_directory_is_refused_by_name(sine_run, tmp_path):
+    with pytest.raises(ParameterError, match="^out: the directory .* does not exist"):
+        export_model(sine_run[1], str(tmp_path / "no" / "m.h"))
+
+
 def test_a_name_that_is_no_c_identifier_is_refused(sine_run, tmp_path):
     with pytest.raises(ParameterError, match="^name: '1x' is not a C identifier"):
         export_model(sine_run[1], str(tmp_path / "m.h"), name="1x")

@@ -173,6 +173,9 @@ def export_model(run_dir, out, name=None):
         name = re.sub(r"\W", "_", os.path.splitext(os.path.basename(out))[0]) or "model"
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         _fail(f"name: {name!r} is not a C identifier")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        _fail(f"out: the directory {parent!r} of {out!r} does not exist")
     res, model, theta = load_run(run_dir)
     text = c_header(res, model, theta, name, run_dir)
     tmp = out + ".tmp"
