@@ -227,6 +227,35 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
     return server.theta, history
 
 
+#: The most host memory one round's arrays may take: the C runtime's int32 byte limit, which
+#: also bounds a device's arena (tr_model_arena_size).
+ROUND_BYTES_MAX = ck.INT32_MAX
+
+
+def check_sizes(model, cfg):
+    """Refuse a configuration whose round cannot run, before anything is trained: the device
+    arena at (device batch, stored samples) within the C runtime's int32 limits
+    (model.memory_plan), and each of the round's host arrays within ROUND_BYTES_MAX bytes: a
+    device's k samples, the M devices' φ the server averages, the population the server draws
+    M devices from without replacement (NumPy's choice permutes all of it unless the
+    population exceeds 10000 and M is at most a fiftieth of it)."""
+    m = cfg.devices_per_round
+    checks = (("k", cfg.k * model.sample_bytes(), f"{cfg.k} samples of a round"),
+              ("meta_batch", cfg.devices_per_round * 4 * model.n_params,
+               f"the {cfg.devices_per_round} devices' parameters of a round"),
+              ("devices", 8 * cfg.devices if 1 < m and (cfg.devices <= 10000 or
+                                                         m > cfg.devices // 50) else 0,
+               f"drawing from {cfg.devices} devices"))
+    for name, nbytes, what in checks:
+        if nbytes > ROUND_BYTES_MAX:
+            raise ParameterError(f"{name}: {what} take {nbytes} bytes of memory, more than "
+                                 f"the limit {ROUND_BYTES_MAX}")
+    if cfg.algo == "tinyreptile":
+        model.memory_plan(batch=1, stored=1, mode="fused")
+    else:
+        model.memory_plan(batch=cfg.device_batch, stored=cfg.k, mode="accum")
+
+
 def costs(model, cfg):
     """What one round costs: device RAM per training step (the memory plan of the way the
     runtime trains on the device: TinyReptile's fused batch-1 step, no gradient buffer;
