@@ -19,7 +19,7 @@ from ..errors import AccumulatorOverflowError, KernelError
 from ..kernels.loss import check_mse, check_softmax_xent
 from ..kernels.mathf import check_mathf
 from ..runtime.model import (LOSSES, MODES, MemoryPlan, check_call_arena, check_mode,
-                             check_model_call, check_order)
+                             check_model, check_model_call, check_order)
 from ..kernels.optim import check_update
 
 try:
@@ -389,7 +389,7 @@ def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
 
 def model_memory_plan(model, batch=1, stored=None, mode="grad"):
     """The C runtime's tr_model_memory_plan as a MemoryPlan (model.memory_plan's twin)."""
-    ref = model.memory_plan(batch, stored, mode)  # the argument checks
+    ref = check_model(model).memory_plan(batch, stored, mode)  # the argument checks
     p = ffi.new("tr_memory_plan *")
     _check("tr_model_memory_plan",
            lib.tr_model_memory_plan(p, _cmodel(model).m, ref.batch, ref.stored,

@@ -43,6 +43,15 @@ def stream(seed, *key):
     return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=key))
 
 
+def annealed_eps(eps0, eps_end, r, rounds, anneal="linear"):
+    """The server's interpolation step in round r (0-based) of `rounds`, a Python float:
+    eps0 + (eps_end - eps0) * (r / rounds) for "linear", eps0 for "constant". The one
+    formula: Config.eps and the golden-vector generator both call it."""
+    if anneal == "constant":
+        return eps0
+    return eps0 + (eps_end - eps0) * (r / rounds)
+
+
 @dataclass(frozen=True)
 class Config:
     """Hyper-parameters of one federated run.
@@ -103,10 +112,8 @@ class Config:
         return self.epochs * -(-self.k // self.device_batch)
 
     def eps(self, r):
-        """The interpolation step of round r (0-based), a Python float."""
-        if self.anneal == "constant":
-            return self.eps0
-        return self.eps0 + (self.eps_end - self.eps0) * (r / self.rounds)
+        """The interpolation step of round r (0-based), a Python float (annealed_eps)."""
+        return annealed_eps(self.eps0, self.eps_end, r, self.rounds, self.anneal)
 
     def as_dict(self):
         return asdict(self)

@@ -511,8 +511,7 @@ def check_model_call(model, theta, x, target=ck.ABSENT, writeable=False, trains=
     `writeable`: theta is trained in place. `trains`: the call trains theta (in place, or
     into phi, which the C runtime lets be theta itself), so x and target must not share
     memory with it."""
-    if not isinstance(model, Model):
-        raise ParameterError(f"model: expected a Model, got {type(model).__name__}")
+    check_model(model)
     ck.f32("theta", theta, 1)
     if writeable:
         ck.writeable("theta", theta)
@@ -550,6 +549,12 @@ def check_call_arena(model, name, batch, stored, mode):
     """The int32 limits of the C runtime's arena for a call at (batch, stored, mode), checked
     on both backends (the NumPy twin needs no arena, but gives the same answer)."""
     _check_arena(model, name, batch, stored, mode, model._plan_acts, model._plan_deltas)
+
+
+def check_model(model):
+    if not isinstance(model, Model):
+        raise ParameterError(f"model: expected a Model, got {type(model).__name__}")
+    return model
 
 
 def check_mode(mode, batch=1):
@@ -794,7 +799,7 @@ def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
 
 def model_memory_plan(model, batch=1, stored=None, mode="grad"):
     """The MemoryPlan of a training step (tr_model_memory_plan): model.memory_plan."""
-    return model.memory_plan(batch, stored, mode)
+    return check_model(model).memory_plan(batch, stored, mode)
 
 
 # ----------------------------------------------------------------------------- workspace

@@ -124,9 +124,11 @@ def write_outputs(out, theta, results):
 
     Both files are written to temporary files in DIR first; only when both are complete are
     they renamed into place, params.f32 first and results.json last, with SIGINT held back
-    in between. So a failure while writing leaves the previous run untouched, and
-    results.json is the commit record: once a reader sees the new one, the params.f32 it
-    describes is in place (and a reader can always check the pair by the SHA-256)."""
+    in between; if the second rename fails, the previous params.f32 (kept as a hard link) is
+    put back. So a failure leaves the previous run untouched, and results.json is the commit
+    record: once a reader sees the new one, the params.f32 it describes is in place. Only a
+    crash of the machine between the two renames can leave a new params.f32 beside the
+    previous results.json, and the SHA-256 in results.json tells a reader so."""
     os.makedirs(out, exist_ok=True)
     blob = theta.astype("<f4").tobytes()
     results = dict(results, params_f32={"bytes": len(blob),
@@ -137,11 +139,36 @@ def write_outputs(out, theta, results):
     try:
         for name, data in (("params.f32", blob), ("results.json", text)):
             staged.append(_stage(os.path.join(out, name), data))
+        params = os.path.join(out, "params.f32")
+        backup = _backup(params)
+        if backup:
+            staged.append(backup)
         with _no_sigint():
-            os.replace(staged[0], os.path.join(out, "params.f32"))
-            os.replace(staged[1], os.path.join(out, "results.json"))
+            os.replace(staged[0], params)
+            try:
+                os.replace(staged[1], os.path.join(out, "results.json"))
+            except BaseException:
+                if backup:  # put the previous params.f32 back beside the previous results
+                    os.replace(backup, params)
+                raise
     finally:
         for tmp in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
     return results
+
+
+def _backup(path):
+    """A hard link to an existing `path` under a temporary name (None if there is no file or
+    the file system has no hard links), so a failed commit can restore it."""
+    if not os.path.isfile(path):
+        return None
+    tmp = path + f".{os.getpid()}.bak.tmp"
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(tmp))
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.link(path, tmp)
+    except OSError:
+        return None
+    return tmp
