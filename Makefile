@@ -27,6 +27,7 @@ endif
 .PHONY: vectors vectors-check vectors-test mcu-test mcu-vectors size
 
 include mk/mcu.mk
+include mk/tflite.mk
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
