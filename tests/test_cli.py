@@ -298,3 +298,29 @@ def test_ctrl_c_leaves_the_previous_run_complete(tmp_path):
     assert rc == 130 and "Traceback" not in err
     assert _pair(out) == before
     assert sorted(os.listdir(out)) == ["params.f32", "results.json"]
+
+
+@pytest.mark.parametrize("args,name", [
+    (["--k", "2147483647"], "k"),
+    (["--meta-batch", "2147483647", "--devices", "2147483647"], "meta_batch"),
+    (["--meta-batch", "3", "--devices", "2147483647"], None),  # a fiftieth: no permutation
+    (["--meta-batch", "100000000", "--devices", "2147483647"], "meta_batch"),
+])
+def test_run_sizes_beyond_the_limits_are_refused_before_training(tmp_path, args, name):
+    """In a subprocess with 3 GB of address space, so a regression fails instead of taking
+    the machine's memory."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    cmd = [sys.executable, "-m", "tinyreptile_ref", "train", "--algo", "fedavg", "--rounds",
+           "1", "--out", str(tmp_path / "o"), *QUICK, *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=limit,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if name is None:
+        assert r.returncode == 0, r.stderr
+        return
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"python -m tinyreptile_ref train: error: {name}: "), r.stderr
+    assert not os.path.exists(tmp_path / "o")
