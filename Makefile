@@ -29,6 +29,7 @@ endif
 include mk/mcu.mk
 include mk/cmake.mk
 include mk/arduino.mk
+include mk/tflite.mk
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'

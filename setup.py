@@ -14,6 +14,9 @@ setup(
         "tasks": ["scikit-learn>=1.0"],
         # make demo: the tasks, a figure and a progress bar
         "demo": ["scikit-learn>=1.0", "matplotlib>=3.5", "tqdm>=4.0"],
+        # tests/test_tflite_equivalence.py: TFLite Micro's interpreter and reference kernels
+        # (it publishes dev builds only, so one is pinned; installed by the Makefile)
+        "tflite": ["tflite-micro==0.dev20261023182759"],
     },
     cffi_modules=["tinyreptile_ref/backend/_build.py:ffibuilder"],
     zip_safe=False,

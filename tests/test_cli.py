@@ -159,3 +159,168 @@ def test_plan_prints_the_memory_plan_as_json(capsys):
     # Reptile: + a gradient buffer 17412, 50 stored samples 400 instead of one
     assert data["costs"]["tinyreptile"]["device_ram_bytes"] == 17412 + 516 + 512 + 8 == 18448
     assert data["costs"]["reptile"]["device_ram_bytes"] == 2 * 17412 + 516 + 512 + 400 == 36252
+
+
+# ------------------------------------------------------------- outputs and interruption
+
+TRAIN = ["train", "--algo", "tinyreptile", "--rounds", "2", "--seed", "3", *QUICK]
+
+
+def _pair(out):
+    """(params.f32 bytes, results.json dict) of a run directory, checked to be consistent."""
+    with open(os.path.join(out, "params.f32"), "rb") as f:
+        blob = f.read()
+    with open(os.path.join(out, "results.json")) as f:
+        res = json.load(f)
+    assert res["params_f32"]["sha256"] == hashlib.sha256(blob).hexdigest()
+    return blob, res
+
+
+@pytest.mark.parametrize("case", ["existing file", "below a file", "empty", "unwritable"])
+def test_out_is_refused_before_anything_trains(tmp_path, capsys, monkeypatch, case):
+    f = tmp_path / "file"
+    f.write_text("x")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    out = {"existing file": str(f), "below a file": str(f / "sub" / "dir"), "empty": "",
+           "unwritable": str(ro / "run")}[case]
+    if case == "unwritable" and os.access(ro, os.W_OK):
+        pytest.skip("running as a user who may write anywhere (root)")
+    monkeypatch.setattr(tk, "run", lambda *a, **k: pytest.fail("training started"))
+    rc = cli.main(["train", "--algo", "tinyreptile", "--out", out, "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("python -m tinyreptile_ref train: error: --out: "), err
+    assert f.read_text() == "x" and os.listdir(ro) == []
+
+
+def test_demo_out_is_refused_before_anything_trains(tmp_path, capsys, monkeypatch):
+    f = tmp_path / "file"
+    f.write_text("x")
+    monkeypatch.setattr(tk, "run", lambda *a, **k: pytest.fail("training started"))
+    assert cli.main(["demo", "--out", str(f / "d")]) == 2
+    assert "error: --out: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("failing", ["params.f32", "results.json", "replace"])
+def test_a_failed_write_leaves_the_previous_run_complete(tmp_path, capsys, monkeypatch, failing):
+    out = str(tmp_path / "run")
+    assert cli.main([*TRAIN, "--out", out]) == 0
+    before = _pair(out)
+    real_fsync, real_replace = os.fsync, os.replace
+    calls = []
+
+    def fsync(fd):  # the disk fills while the temporary file of `failing` is flushed
+        calls.append(fd)
+        if len(calls) == ("params.f32", "results.json").index(failing) + 1:
+            raise OSError(28, "No space left on device")
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        if dst.endswith("results.json"):
+            raise OSError(5, "Input/output error")
+        return real_replace(src, dst)
+
+    if failing == "replace":  # params.f32 renamed, then results.json's rename fails
+        monkeypatch.setattr(output.os, "replace", replace)
+    else:
+        monkeypatch.setattr(output.os, "fsync", fsync)
+    rc = cli.main([*TRAIN[:-len(QUICK)], "--seed", "4", *QUICK, "--out", out])
+    assert rc == 2 and "error:" in capsys.readouterr().err
+    assert _pair(out) == before
+    assert sorted(os.listdir(out)) == ["params.f32", "results.json"]
+
+
+def test_a_new_run_replaces_the_previous_one_completely(tmp_path):
+    out = str(tmp_path / "run")
+    assert cli.main([*TRAIN, "--out", out]) == 0
+    a = _pair(out)
+    assert cli.main([*TRAIN[:-len(QUICK)], "--seed", "9", *QUICK, "--out", out]) == 0
+    b = _pair(out)
+    assert a[0] != b[0] and b[1]["seed"] == 9
+    assert sorted(os.listdir(out)) == ["params.f32", "results.json"]
+
+
+def test_results_record_the_version_and_the_git_commit(tmp_path, monkeypatch):
+    from tinyreptile_ref._version import __version__
+    out = str(tmp_path / "run")
+    assert cli.main([*TRAIN, "--out", out]) == 0
+    prov = _pair(out)[1]["provenance"]
+    assert prov["version"] == __version__
+    here = os.path.dirname(os.path.abspath(output.__file__))
+    head = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                          text=True)
+    assert prov["git_commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # git missing: no commit, no error
+    assert output.git_commit() is None
+    assert cli.main([*TRAIN, "--out", out]) == 0
+    assert _pair(out)[1]["provenance"] == {"version": __version__, "git_commit": None}
+
+
+def _interrupt_training(out, *extra):
+    """Start a long training run as a subprocess, wait until it has trained a round (its
+    progress line), send SIGINT; returns (exit status, stderr)."""
+    import signal
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "tinyreptile_ref", "train", "--algo",
+                          "tinyreptile", "--rounds", "1000000", "--eval-tasks", "2",
+                          "--curve-points", "0", "--out", out, *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        first = p.stderr.read(1)  # the progress report: training has started
+        assert first, p.communicate()
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, (first + err).decode()
+
+
+def test_ctrl_c_ends_with_one_line_and_status_130_leaving_no_files(tmp_path):
+    out = str(tmp_path / "run")
+    rc, err = _interrupt_training(out)
+    assert rc == 130
+    assert "Traceback" not in err
+    assert err.rstrip().splitlines()[-1] == "python -m tinyreptile_ref train: interrupted"
+    assert not os.path.exists(out) or os.listdir(out) == []
+
+
+def test_ctrl_c_leaves_the_previous_run_complete(tmp_path):
+    out = str(tmp_path / "run")
+    assert cli.main([*TRAIN, "--out", out]) == 0
+    before = _pair(out)
+    rc, err = _interrupt_training(out)
+    assert rc == 130 and "Traceback" not in err
+    assert _pair(out) == before
+    assert sorted(os.listdir(out)) == ["params.f32", "results.json"]
+
+
+@pytest.mark.parametrize("args,name", [
+    (["--k", "2147483647"], "k"),
+    (["--meta-batch", "2147483647", "--devices", "2147483647"], "meta_batch"),
+    (["--meta-batch", "3", "--devices", "2147483647"], None),  # a fiftieth: no permutation
+    (["--meta-batch", "100000000", "--devices", "2147483647"], "meta_batch"),
+])
+def test_run_sizes_beyond_the_limits_are_refused_before_training(tmp_path, args, name):
+    """In a subprocess with 3 GB of address space, so a regression fails instead of taking
+    the machine's memory."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    cmd = [sys.executable, "-m", "tinyreptile_ref", "train", "--algo", "fedavg", "--rounds",
+           "1", "--out", str(tmp_path / "o"), *QUICK, *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=limit,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if name is None:
+        assert r.returncode == 0, r.stderr
+        return
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"python -m tinyreptile_ref train: error: {name}: "), r.stderr
+    assert not os.path.exists(tmp_path / "o")

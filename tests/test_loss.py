@@ -97,6 +97,45 @@ def test_mse_follows_the_stated_summation_order(backend):
     assert loss != F32(2.0**24 + 2) / F32(3)
 
 
+def _mse_gradient_by_the_documented_operations(pred, target, n):
+    """dpred[j] = d[j]*(2/n): d = pred - target, then the factor 2/n rounded once, then the
+    product; each step a float32 scalar operation."""
+    scale = F32(2.0) / F32(n)
+    return np.array([(F32(p) - F32(t)) * scale for p, t in zip(pred, target)], F32)
+
+
+REWRITES = {  # other rounding sequences for the same real number d*2/n
+    "(d*2)/n": lambda d, n: (d * F32(2.0)) / F32(n),
+    "2*(d/n)": lambda d, n: F32(2.0) * (d / F32(n)),
+    "d/(n/2)": lambda d, n: d / (F32(n) / F32(2.0)),
+    "(d+d)/n": lambda d, n: (d + d) / F32(n),
+}
+
+
+@pytest.mark.parametrize("n", [3, 5, 7, 10, 11, 13, 100, 1000])
+def test_mse_gradient_is_exactly_its_documented_operations(backend, n):
+    rng = np.random.default_rng(n)
+    pred = rng.standard_normal(n).astype(F32)
+    target = rng.standard_normal(n).astype(F32)
+    _, dpred = backend.mse_loss_f32(pred, target)
+    assert_bits_equal(dpred, _mse_gradient_by_the_documented_operations(pred, target, n))
+
+
+def test_the_mse_gradient_inputs_tell_the_documented_sequence_from_its_rewrites():
+    """The exact test above fails for each rewrite: on its inputs, every other rounding
+    sequence differs from d*(2/n) in at least one element for some n."""
+    for name, rewrite in REWRITES.items():
+        differs = False
+        for n in [3, 5, 7, 10, 11, 13, 100, 1000]:
+            rng = np.random.default_rng(n)
+            pred = rng.standard_normal(n).astype(F32)
+            target = rng.standard_normal(n).astype(F32)
+            ref = _mse_gradient_by_the_documented_operations(pred, target, n)
+            alt = np.array([rewrite(F32(p) - F32(t), n) for p, t in zip(pred, target)], F32)
+            differs |= ref.view(np.uint32).tolist() != alt.view(np.uint32).tolist()
+        assert differs, name
+
+
 def test_mse_gradient_is_an_array_of_pred_shape_even_for_a_scalar(backend):
     for shape in [(), (1,), (2, 3, 1)]:
         loss, dpred = backend.mse_loss_f32(np.full(shape, 3.0, F32), np.full(shape, 1.0, F32))

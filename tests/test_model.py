@@ -283,3 +283,23 @@ def test_workspace_checks_inputs_by_name(backend):
     s = sine_model(4).workspace(backend)
     with pytest.raises(ShapeError, match="^target: "):
         s.loss_and_grad(np.zeros((2, 1), F32), np.zeros((2,), F32))
+
+
+def test_conv1d_tap_count_equals_counting_every_tap():
+    """The layer's MACs come from a per-k count (fast for long inputs); it equals the count
+    of every (t, k) with a tap inside the input."""
+    from tinyreptile_ref.kernels.conv1d import conv1d_out_len
+    from tinyreptile_ref.runtime.model import _valid_taps
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(500):
+        L, K = int(rng.integers(1, 40)), int(rng.integers(1, 12))
+        s, d = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        padding = ("valid", "same")[int(rng.integers(2))]
+        if (K - 1) * d + 1 > L and padding == "valid":
+            continue
+        L_out, pad = conv1d_out_len(L, K, s, d, padding)
+        every = sum(1 for t in range(L_out) for k in range(K) if 0 <= t * s + k * d - pad < L)
+        assert _valid_taps(L, L_out, K, s, d, pad) == every, (L, K, s, d, padding)
+        checked += 1
+    assert checked > 300

@@ -390,3 +390,46 @@ def test_model_shapes_are_checked_before_anything_runs(backend):
     with pytest.raises(ParameterError, match="^target: "):
         backend.model_backward_f32(c.init(np.random.default_rng(0)), np.zeros((1, 8, 8), F32),
                                    np.array([3], np.int32), c)
+
+
+def test_the_runtime_computes_mse_with_the_loss_kernels_own_terms(monkeypatch):
+    """The accum mode's per-sample mse (tr__mse_sample's twin) is loss.mse_terms itself,
+    not a copy: a change to the kernel's formula reaches the runtime."""
+    from tinyreptile_ref.kernels import loss as lossmod
+    npb = get_backend("numpy")
+    model = Model((2,), [Dense(3), Tanh(), Dense(2)])
+    theta = model.init(np.random.default_rng(1))
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
+    y = np.linspace(1, -1, 8, dtype=np.float32).reshape(4, 2)
+    calls = []
+    real = lossmod.mse_terms
+
+    def spy(acc, pred, target, scale):
+        calls.append(pred.shape)
+        return real(acc, pred, target, scale)
+
+    monkeypatch.setattr(lossmod, "mse_terms", spy)
+    npb.model_train_step_f32(theta.copy(), x, y, model, 0.1, "accum")
+    assert calls == [(2,)] * 4  # once per sample, with the batch's scale
+    monkeypatch.setattr(lossmod, "mse_terms", lambda acc, p, t, s: (acc, (p - t) * 0))
+    loss = npb.model_train_step_f32(theta.copy(), x, y, model, 0.1, "accum")
+    assert loss == 0  # the sabotaged formula is the one the runtime used
+
+
+def test_the_c_runtimes_int32_limits_are_named_shape_errors_on_both_backends():
+    """Checked in Python before C is called: the parameters' bytes of a plan, and a call's
+    arena (here: one sample's activations fit, two samples' do not)."""
+    big = Model((1,), [Dense(2**28)])  # 2**29 parameters: 2**31 bytes
+    long_in = Model((2**22, 1), [Conv1d(64, 1)])  # 2**28 activations per sample, 128 params
+    theta = np.zeros(long_in.n_params, np.float32)
+    x = np.zeros((2, 2**22, 1), np.float32)
+    errors = []
+    for be in (get_backend("numpy"), get_backend("c")):
+        with pytest.raises(ShapeError, match=r"^model: 536870912 parameters") as a:
+            be.model_memory_plan(big)
+        with pytest.raises(ShapeError, match=r"^x: the arena for batch 2") as b:
+            be.model_forward_f32(theta, x, long_in)
+        errors.append((str(a.value), str(b.value)))
+    assert errors[0] == errors[1]
+    with pytest.raises(ShapeError, match=r"^layers\[0\]: dense 1 -> 2147483647"):
+        Model((1,), [Dense(2**31 - 1)])

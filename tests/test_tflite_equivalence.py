@@ -1,70 +1,100 @@
-"""The int8 kernels give TensorFlow Lite's bits: small Keras models are converted to fully
-int8 TFLite models (the converter picks scales, zero points and weights), run by TFLite's
-interpreter with its reference kernels (OpResolverType.BUILTIN_REF: the reference_integer_ops
-FullyConnected / ConvPerChannel, AffineQuantize and Dequantize), and the same quantized tensors
-go through our kernels with multipliers from our quantize_multiplier.
+"""The int8 kernels give TensorFlow Lite Micro's bits.
 
-The desktop TF Lite wheel (2.21) is built with TFLITE_SINGLE_ROUNDING=1, whose
-MultiplyByQuantizedMultiplier rounds once, (x*M + 2**(30-shift)) >> (31-shift), while TFLite
-Micro's default build, and this project, use the double-rounding branch. So each output is
-checked three ways against an independent int64 accumulator acc:
-  TFLite  == clamp(single(acc) + zp)   (same accumulator, multiplier, zero points, clamp, taps)
-  ours    == clamp(double(acc) + zp)   (the published double rounding, in exact integers)
-  ours != TFLite only where single(acc) != double(acc) (exact ties; counted, and rare).
+Each test builds a one-operator int8 TFLite model (a flatbuffer, written with the schema
+classes the `tflite-micro` package ships: FULLY_CONNECTED, CONV_2D standing for a conv1d,
+QUANTIZE, DEQUANTIZE), with our own random weights, biases, scales and zero points, and runs
+it in TFLite Micro's interpreter (`tflite_micro.runtime`, its reference kernels, built with
+the double-rounding MultiplyByQuantizedMultiplier that TFLite Micro uses by default and this
+project follows). The interpreter derives its multipliers, shifts and activation range from
+the scales itself (QuantizeMultiplier, CalculateActivationRangeQuantized); ours come from
+quantize.output_multiplier and activation_range. Every output must be bit-identical, and
+also equal an independent int64 computation of the published double-rounding formula (so
+the test would notice an interpreter that changed its rounding).
 
-Needs TensorFlow, which the project does not depend on: skipped where it is not installed.
-Run it with an interpreter that has tensorflow and this package on its path, e.g.
-    PYTHONPATH=. python -m pytest tests/test_tflite_equivalence.py
+The interpreter is the pinned `tflite-micro` build of setup.py's `tflite` extra, which the
+Makefile installs. Where it cannot be installed the module is skipped with a warning in the
+pytest summary.
 """
+import warnings
+
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+from tinyreptile_ref.kernels.quant import activation_range, output_multiplier
 
-from tinyreptile_ref.kernels.quant import activation_range, output_multiplier  # noqa: E402
+try:
+    import flatbuffers
+    from tflite_micro import runtime as tflm
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    warnings.warn(f"TFLite comparison NOT RUN: the TFLite Micro interpreter is not installed "
+                  f"({exc}); `pip install -e '.[tflite]'` (make test-py installs it)",
+                  pytest.PytestWarning, stacklevel=1)
+    pytest.skip("tflite-micro is not installed", allow_module_level=True)
 
-
-def _convert(model, sample_shape, rng, float_io):
-    def representative():
-        for _ in range(32):
-            yield [rng.standard_normal(sample_shape).astype(np.float32) * 2.0]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if not float_io:
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-    interp = tf.lite.Interpreter(
-        model_content=conv.convert(),
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
-        experimental_preserve_all_tensors=True)
-    interp.allocate_tensors()
-    return interp
+I8, I32, F32 = np.int8, np.int32, np.float32
+ACT = {"none": 0, "relu": 1, "relu6": 3}  # ActivationFunctionType
 
 
-def _op(interp, name):
-    ops = [op for op in interp._get_ops_details() if op["op_name"] == name]
-    assert len(ops) == 1, [op["op_name"] for op in interp._get_ops_details()]
-    return ops[0]
+def _tensor(name, shape, ttype, buffers, data=None, scale=None, zero_point=None, qdim=0):
+    t = S.TensorT()
+    t.name = name
+    t.shape = list(shape)
+    t.type = ttype
+    t.buffer = 0
+    if data is not None:
+        b = S.BufferT()
+        b.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
+        buffers.append(b)
+        t.buffer = len(buffers) - 1
+    if scale is not None:
+        q = S.QuantizationParametersT()
+        q.scale = [float(s) for s in np.atleast_1d(scale)]
+        q.zeroPoint = [int(z) for z in np.atleast_1d(zero_point)]
+        q.quantizedDimension = qdim
+        t.quantization = q
+    return t
 
 
-def _tensor(interp, index):
-    d = interp._get_tensor_details(index, subgraph_index=0)
-    q = d["quantization_parameters"]
-    return interp.get_tensor(index), q["scales"], q["zero_points"]
+def _model(op_code, tensors, buffers, op_inputs, options_type=0, options=None):
+    """A flatbuffer with one subgraph: tensors[0] the input, tensors[-1] the output, one
+    operator of `op_code` on op_inputs."""
+    oc = S.OperatorCodeT()
+    oc.builtinCode = op_code
+    oc.deprecatedBuiltinCode = min(op_code, 127)
+    oc.version = 1
+    op = S.OperatorT()
+    op.opcodeIndex = 0
+    op.inputs = list(op_inputs)
+    op.outputs = [len(tensors) - 1]
+    op.builtinOptionsType = options_type
+    op.builtinOptions = options
+    sg = S.SubGraphT()
+    sg.tensors = tensors
+    sg.inputs = [0]
+    sg.outputs = [len(tensors) - 1]
+    sg.operators = [op]
+    m = S.ModelT()
+    m.version = 3
+    m.operatorCodes = [oc]
+    m.subgraphs = [sg]
+    m.buffers = buffers
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
 
 
-def _single(acc, m, s):
-    """TFLite's single-rounding MultiplyByQuantizedMultiplier (common.cc, TFLITE_SINGLE_ROUNDING)."""
-    total = 31 - s
-    return (acc * m + (1 << (total - 1))) >> total
+def _run(model_bytes, x):
+    interp = tflm.Interpreter.from_bytes(model_bytes, arena_size=1 << 20)
+    interp.set_input(x, 0)
+    interp.invoke()
+    return np.array(interp.get_output(0))
 
 
 def _double(acc, m, s):
-    """The double-rounding one in exact integers: SaturatingRoundingDoublingHighMul (ties up),
-    then RoundingDivideByPOT (ties away from zero)."""
+    """MultiplyByQuantizedMultiplier's double rounding in exact integers:
+    SaturatingRoundingDoublingHighMul (ties toward +inf), then RoundingDivideByPOT (ties away
+    from zero); written from the published definitions, independently of the kernels."""
     a = acc << max(s, 0)
     h = 2**31 - 1 if a == m == -2**31 else (a * m + 2**30) // 2**31
     e = max(-s, 0)
@@ -74,102 +104,130 @@ def _double(acc, m, s):
     return mag if h >= 0 else -mag
 
 
-def _check_against_tflite(ours, tfl, acc, m, s, zp, lo, hi):
-    """The three-way check of the module docstring. Returns (TFLite's rounding for this op,
-    the number of outputs where the two roundings differ)."""
-    ours, tfl, acc = ours.ravel(), tfl.ravel(), acc.ravel()
+def _single(acc, m, s):
+    """TFLite's single-rounding variant (TFLITE_SINGLE_ROUNDING), only to count the outputs
+    on which the two roundings differ: the test must meet such ties to tell them apart."""
+    total = 31 - s
+    return (acc * m + (1 << (total - 1))) >> total
+
+
+def _expected(acc, m, s, zp, lo, hi, rounding=_double):
+    """clamp(rounding(acc) + zp) per output; the channel is the last axis."""
     C = len(m)
-    sr = np.empty(acc.size, np.int64)
-    dr = np.empty(acc.size, np.int64)
-    for j in range(acc.size):
-        c = j % C if C > 1 else 0
-        sr[j] = min(max(_single(int(acc[j]), int(m[c]), int(s[c])) + zp, lo), hi)
-        dr[j] = min(max(_double(int(acc[j]), int(m[c]), int(s[c])) + zp, lo), hi)
-    assert np.array_equal(ours, dr), np.flatnonzero(ours != dr)
-    differ = int(np.count_nonzero(sr != dr))
-    if differ == 0:
-        assert np.array_equal(tfl, dr), np.flatnonzero(tfl != dr)
-        return None, 0
-    if np.array_equal(tfl, dr):
-        return "double", differ
-    assert np.array_equal(tfl, sr), np.flatnonzero((tfl != sr) & (tfl != dr))
-    return "single", differ
+    flat = acc.reshape(-1, acc.shape[-1])
+    out = np.empty(flat.shape, np.int64)
+    for j in range(flat.shape[0]):
+        for c in range(flat.shape[1]):
+            k = c if C > 1 else 0
+            out[j, c] = min(max(rounding(int(flat[j, c]), int(m[k]), int(s[k])) + zp, lo), hi)
+    return out.reshape(acc.shape)
 
 
-def _run_layer(interp, backend, op_name, x_float):
-    """Run the model on x_float; return (TFLite's int8 output of the op, ours from its input)."""
-    interp.set_tensor(interp.get_input_details()[0]["index"], x_float)
-    interp.invoke()
-    op = _op(interp, op_name)
-    xq, xs, xz = _tensor(interp, op["inputs"][0])
-    w, ws, wz = _tensor(interp, op["inputs"][1])
-    bias, _, _ = _tensor(interp, op["inputs"][2])
-    yq, ys, yz = _tensor(interp, op["outputs"][0])
-    assert xq.dtype == np.int8 and w.dtype == np.int8 and bias.dtype == np.int32
-    assert not np.any(wz), "TFLite int8 weights are symmetric"
-    m, s = output_multiplier(xs[0], ws, ys[0])
-    return xq, w, bias, m, s, int(xz[0]), int(yz[0]), float(ys[0]), yq
+def _check(ours, tfl, acc, m, s, zp, lo, hi, ties):
+    """ours == TFLite Micro == the double-rounding formula; counts the outputs where single
+    rounding would have given another value (ties[0])."""
+    assert tfl.dtype == I8 and tfl.shape == ours.shape
+    assert np.array_equal(ours, tfl), np.argwhere(ours != tfl)[:5]
+    double = _expected(acc, m, s, zp, lo, hi)
+    assert np.array_equal(ours, double)
+    ties[0] += int(np.count_nonzero(double != _expected(acc, m, s, zp, lo, hi, _single)))
 
 
-@pytest.mark.parametrize("units,inputs,activation", [
-    (16, 64, None), (64, 64, "relu"), (5, 3, None), (33, 17, "relu6"), (1, 1, None)])
-def test_dense_s8_equals_tflite_fully_connected(backend, units, inputs, activation):
+def _layer_data(rng, trial, shapes):
+    """int8 arrays of the given shapes: full range in even trials, [-8, 8] in odd ones (small
+    accumulators, for the power-of-two multipliers of _layer_scales)."""
+    r = 8 if trial % 2 else 127
+    return [rng.integers(-r, r + 1, shape).astype(I8) for shape in shapes]
+
+
+def _layer_scales(rng, trial, depth, n_w=1):
+    """(x_scale, w_scale[n_w], y_scale): odd trials all powers of two with y_scale =
+    x_scale*w_scale*2**k, k in 1..3, so that the multiplier is 2**-k and many outputs fall
+    where double and single rounding differ (a tie, or 1.25 -> 1.5 -> 2); even trials
+    arbitrary, with y_scale putting the outputs mostly inside the int8 range."""
+    if trial % 2:
+        xs = F32(2.0 ** -int(rng.integers(5, 9)))
+        ws = np.full(n_w, 2.0 ** -int(rng.integers(5, 9)), F32)
+        ys = F32(float(xs) * float(ws[0]) * 2.0 ** int(rng.integers(1, 4)))
+    else:
+        xs = F32(2.0 ** rng.uniform(-9, -5))
+        ws = (2.0 ** rng.uniform(-9, -5, n_w)).astype(F32)
+        ys = F32(float(xs) * float(ws[0]) * np.sqrt(depth) * 75 * 75 / 40
+                 * 2.0 ** rng.uniform(-1, 1))
+    return xs, ws, ys
+
+
+@pytest.mark.parametrize("units,inputs,activation,batch", [
+    (16, 64, "none", 1), (64, 64, "relu", 3), (5, 3, "none", 2), (33, 17, "relu6", 4),
+    (1, 1, "none", 1), (8, 200, "relu", 2)])
+def test_dense_s8_equals_tflite_micro_fully_connected(backend, units, inputs, activation, batch):
     rng = np.random.default_rng(units * 1000 + inputs)
-    model = tf.keras.Sequential([tf.keras.Input((inputs,)),
-                                 tf.keras.layers.Dense(units, activation=activation,
-                                                       bias_initializer="glorot_uniform")])
-    interp = _convert(model, (1, inputs), rng, float_io=True)
-    ties = outputs = 0
-    modes = set()
-    for trial in range(20):
-        x = (rng.standard_normal((1, inputs)) * (0.5 + trial)).astype(np.float32)
-        xq, w, bias, m, s, xz, yz, ys, yq = _run_layer(interp, backend, "FULLY_CONNECTED", x)
-        lo, hi = activation_range(activation or "none", ys, yz)
-        ours = backend.dense_forward_s8(xq, w, bias, m, s, xz, 0, yz, lo, hi)
-        xr = xq.reshape(1, inputs).astype(np.int64) - xz
-        acc = (w.astype(np.int64)[None, :, :] * xr[:, None, :]).sum(axis=2) + bias
-        mode, differ = _check_against_tflite(ours, yq, acc, m, s, yz, lo, hi)
-        modes |= {mode} - {None}
-        ties += differ
-        outputs += ours.size
-    assert len(modes) <= 1
-    print(f"FULLY_CONNECTED {units}x{inputs}: {outputs} outputs, TF Lite rounds {modes.pop() if modes else 'either way'}; "
-          f"the two roundings differ on {ties}")
+    ties = [0]
+    for trial in range(8):
+        w, x = _layer_data(rng, trial, [(units, inputs), (batch, inputs)])
+        bias = rng.integers(-40, 40, units).astype(I32) * (1 if trial % 2 else 100)
+        xs, ws, ys = _layer_scales(rng, trial, inputs)
+        ws = ws[0]
+        xz, yz = int(rng.integers(-20, 21)), int(rng.integers(-20, 21))
+        buffers = [S.BufferT()]
+        tensors = [_tensor(b"x", (batch, inputs), S.TensorType.INT8, buffers, None, xs, xz),
+                   _tensor(b"w", (units, inputs), S.TensorType.INT8, buffers, w, ws, 0),
+                   _tensor(b"bias", (units,), S.TensorType.INT32, buffers, bias, xs * ws, 0),
+                   _tensor(b"y", (batch, units), S.TensorType.INT8, buffers, None, ys, yz)]
+        opts = S.FullyConnectedOptionsT()
+        opts.fusedActivationFunction = ACT[activation]
+        model = _model(S.BuiltinOperator.FULLY_CONNECTED, tensors, buffers, [0, 1, 2],
+                       S.BuiltinOptions.FullyConnectedOptions, opts)
+        tfl = _run(model, x)
+        m, s = output_multiplier(xs, ws, ys)
+        lo, hi = activation_range(activation, ys, yz)
+        ours = backend.dense_forward_s8(x, w, bias, m, s, xz, 0, yz, lo, hi)
+        acc = ((w.astype(np.int64)[None] * (x.astype(np.int64) - xz)[:, None]).sum(axis=2)
+               + bias)
+        _check(ours, tfl, acc, m, s, yz, lo, hi, ties)
+    assert ties[0] > 0 or units * batch < 8, "no output told the two roundings apart"
+    print(f"FULLY_CONNECTED {units}x{inputs}: double and single rounding differ on {ties[0]}")
 
 
-# dilation stays 1: the converter rewrites a dilated convolution into SPACE_TO_BATCH_ND,
-# CONV_2D, BATCH_TO_SPACE_ND, whose CONV_2D no longer sees the layer's input.
 @pytest.mark.parametrize("filters,kernel,channels,length,stride,dilation,padding", [
     (16, 3, 10, 49, 1, 1, "same"), (16, 3, 10, 49, 1, 1, "valid"), (8, 5, 4, 30, 2, 1, "same"),
-    (8, 4, 3, 31, 3, 1, "valid"), (6, 4, 5, 20, 2, 1, "same"), (6, 2, 2, 21, 3, 1, "same"),
-    (4, 4, 1, 10, 2, 1, "same")])
-def test_conv1d_s8_equals_tflite_conv2d(backend, filters, kernel, channels, length, stride,
-                                        dilation, padding):
-    rng = np.random.default_rng(filters * 7 + kernel * 11 + length)
-    model = tf.keras.Sequential([
-        tf.keras.Input((length, channels)),
-        tf.keras.layers.Conv1D(filters, kernel, strides=stride, dilation_rate=dilation,
-                               padding=padding, activation="relu",
-                               bias_initializer="glorot_uniform")])
-    interp = _convert(model, (1, length, channels), rng, float_io=True)
-    ties = outputs = 0
-    modes = set()
-    for trial in range(10):
-        x = (rng.standard_normal((1, length, channels)) * (0.5 + trial)).astype(np.float32)
-        xq, w, bias, m, s, xz, yz, ys, yq = _run_layer(interp, backend, "CONV_2D", x)
+    (8, 4, 3, 31, 3, 1, "valid"), (6, 4, 5, 20, 2, 2, "same"), (6, 2, 2, 21, 3, 3, "same"),
+    (4, 4, 1, 10, 2, 1, "same"), (3, 3, 2, 17, 1, 4, "valid")])
+def test_conv1d_s8_equals_tflite_micro_conv2d(backend, filters, kernel, channels, length, stride,
+                                              dilation, padding):
+    rng = np.random.default_rng(filters * 7 + kernel * 11 + length + dilation)
+    ties = [0]
+    for trial in range(6):
+        w, x = _layer_data(rng, trial, [(filters, kernel, channels), (2, length, channels)])
+        bias = rng.integers(-30, 30, filters).astype(I32) * (1 if trial % 2 else 100)
+        # per output channel weight scales, as TFLite's int8 conv requires
+        xs, ws, ys = _layer_scales(rng, trial, kernel * channels, filters)
+        xz, yz = int(rng.integers(-20, 21)), int(rng.integers(-20, 21))
+        L_out, _ = backend.conv1d_out_len(length, kernel, stride, dilation, padding)
+        buffers = [S.BufferT()]
+        tensors = [
+            _tensor(b"x", (2, 1, length, channels), S.TensorType.INT8, buffers, None, xs, xz),
+            _tensor(b"w", (filters, 1, kernel, channels), S.TensorType.INT8, buffers, w, ws,
+                    np.zeros(filters, np.int64)),
+            _tensor(b"bias", (filters,), S.TensorType.INT32, buffers, bias,
+                    (np.float64(xs) * ws.astype(np.float64)), np.zeros(filters, np.int64)),
+            _tensor(b"y", (2, 1, L_out, filters), S.TensorType.INT8, buffers, None, ys, yz)]
+        opts = S.Conv2DOptionsT()
+        opts.padding = S.Padding.SAME if padding == "same" else S.Padding.VALID
+        opts.strideW, opts.strideH = stride, 1
+        opts.dilationWFactor, opts.dilationHFactor = dilation, 1
+        opts.fusedActivationFunction = ACT["relu"]
+        model = _model(S.BuiltinOperator.CONV_2D, tensors, buffers, [0, 1, 2],
+                       S.BuiltinOptions.Conv2DOptions, opts)
+        tfl = _run(model, x.reshape(2, 1, length, channels)).reshape(2, L_out, filters)
+        m, s = output_multiplier(xs, ws, ys)
         lo, hi = activation_range("relu", ys, yz)
-        x3 = xq.reshape(1, length, channels)
-        w3 = w.reshape(filters, kernel, channels)
-        ours = backend.conv1d_forward_s8(x3, w3, bias, m, s, stride, dilation, padding, xz, yz,
+        ours = backend.conv1d_forward_s8(x, w, bias, m, s, stride, dilation, padding, xz, yz,
                                          lo, hi)
-        acc = _conv_acc(x3, w3, bias, xz, stride, dilation, padding, ours.shape[1])
-        mode, differ = _check_against_tflite(ours, yq, acc, m, s, yz, lo, hi)
-        modes |= {mode} - {None}
-        ties += differ
-        outputs += ours.size
-    assert len(modes) <= 1
-    print(f"CONV_2D {filters}x{kernel}x{channels} L={length} stride {stride} {padding}: "
-          f"{outputs} outputs, TF Lite rounds {modes.pop() if modes else 'either way'}; the two roundings differ on {ties}")
+        acc = _conv_acc(x, w, bias, xz, stride, dilation, padding, L_out)
+        _check(ours, tfl, acc, m, s, yz, lo, hi, ties)
+    assert ties[0] > 0, "no output told the two roundings apart"
+    print(f"CONV_2D {filters}x{kernel}x{channels} L={length}: the roundings differ on {ties[0]}")
 
 
 def _conv_acc(x, w, bias, xz, stride, dilation, padding, L_out):
@@ -187,21 +245,22 @@ def _conv_acc(x, w, bias, xz, stride, dilation, padding, L_out):
         acc[:, t, :] = (taps[:, None, :, :] * w[None].astype(np.int64)).sum(axis=(2, 3))
     return acc + bias
 
-def test_quantize_and_dequantize_equal_tflite(backend):
+
+def test_quantize_and_dequantize_equal_tflite_micro(backend):
     rng = np.random.default_rng(5)
-    model = tf.keras.Sequential([tf.keras.Input((32,)), tf.keras.layers.Dense(8)])
-    interp = _convert(model, (1, 32), rng, float_io=True)
-    q_op, d_op = _op(interp, "QUANTIZE"), _op(interp, "DEQUANTIZE")
     for trial in range(30):
-        # include exact ties of the input scale and values far outside its range
-        _, xs, xz = _tensor(interp, q_op["outputs"][0])
-        x = (rng.integers(-300, 300, (1, 32)) / 2).astype(np.float32) * np.float32(xs[0])
-        x[0, :8] = (rng.standard_normal(8) * 10 ** rng.uniform(-3, 3)).astype(np.float32)
-        interp.set_tensor(interp.get_input_details()[0]["index"], x)
-        interp.invoke()
-        xq, _, _ = _tensor(interp, q_op["outputs"][0])
-        assert np.array_equal(backend.quantize_s8(x, xs[0], int(xz[0])), xq), trial
-        yq, ys, yz = _tensor(interp, d_op["inputs"][0])
-        y, _, _ = _tensor(interp, d_op["outputs"][0])
-        assert np.array_equal(backend.dequantize_s8(yq, ys[0], int(yz[0])).view(np.uint32),
-                              y.view(np.uint32)), trial
+        scale, zp = F32(2.0 ** rng.uniform(-8, 2)), int(rng.integers(-128, 128))
+        # exact ties of the scale, values far outside its range, and small ones
+        x = (rng.integers(-600, 600, 64) / 2).astype(F32) * scale
+        x[:8] = (rng.standard_normal(8) * 10 ** rng.uniform(-3, 3)).astype(F32)
+        buffers = [S.BufferT()]
+        tensors = [_tensor(b"x", (64,), S.TensorType.FLOAT32, buffers),
+                   _tensor(b"q", (64,), S.TensorType.INT8, buffers, None, scale, zp)]
+        q = _run(_model(S.BuiltinOperator.QUANTIZE, tensors, buffers, [0]), x)
+        assert np.array_equal(backend.quantize_s8(x, scale, zp), q), trial
+        buffers = [S.BufferT()]
+        tensors = [_tensor(b"q", (64,), S.TensorType.INT8, buffers, None, scale, zp),
+                   _tensor(b"x", (64,), S.TensorType.FLOAT32, buffers)]
+        y = _run(_model(S.BuiltinOperator.DEQUANTIZE, tensors, buffers, [0]), q)
+        assert np.array_equal(backend.dequantize_s8(q, scale, zp).view(np.uint32),
+                              y.astype(F32).view(np.uint32)), trial

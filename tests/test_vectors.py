@@ -357,3 +357,24 @@ def test_an_mcu_image_under_qemu_fails_on_a_flipped_bit(tmp_path, manifest):
     assert p.returncode == 1, p.stdout + p.stderr
     assert p.stdout.rstrip().splitlines()[-1] == f"{len(manifest['cases']) - 1} passed, 1 failed"
     assert f"FAIL {case['id']}: theta: 1 of" in p.stdout
+
+
+def test_the_generator_anneals_eps_with_the_algorithms_formula(monkeypatch):
+    """The golden runs' per-round eps comes from federated.algorithms.annealed_eps, the one
+    formula Config.eps uses too: a change to it changes both."""
+    from tinyreptile_ref.federated import algorithms as fl
+    from tinyreptile_ref.runtime.model import Dense, Model, Tanh
+    from tinyreptile_ref.vectors.cases import common, model as vmodel
+    m = Model((1,), [Dense(3), Tanh(), Dense(1)])
+    cfg = fl.Config(algo="tinyreptile", rounds=4, k=2, inner_lr=0.02, eps0=0.3)
+
+    def eps_of_generator():
+        inputs, _ = vmodel._rounds(common.Gen("tinyreptile_rounds_f32", 0), m, 4, 2,
+                                   np.float32(0.02), 0.3, "tinyreptile")
+        return inputs["eps"].tolist()
+
+    assert eps_of_generator() == [float(np.float32(cfg.eps(r))) for r in range(4)]
+    monkeypatch.setattr(fl, "annealed_eps", lambda eps0, eps_end, r, rounds, anneal="linear":
+                        eps0 / (r + 1))
+    assert eps_of_generator() == [float(np.float32(0.3 / (r + 1))) for r in range(4)]
+    assert [cfg.eps(r) for r in range(4)] == [0.3 / (r + 1) for r in range(4)]

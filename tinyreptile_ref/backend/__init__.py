@@ -17,7 +17,7 @@ _MODULES = {"numpy": ".numpy_backend", "c": ".cbackend"}
 
 def get_backend(name):
     """The backend module called `name` ("numpy" or "c")."""
-    if name not in _MODULES:
+    if not isinstance(name, str) or name not in _MODULES:
         raise ParameterError(f"backend: {name!r} is not one of {', '.join(NAMES)}")
     return importlib.import_module(_MODULES[name], __package__)
 

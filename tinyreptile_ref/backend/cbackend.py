@@ -18,7 +18,8 @@ from ..kernels.dense import check_dense
 from ..errors import AccumulatorOverflowError, KernelError
 from ..kernels.loss import check_mse, check_softmax_xent
 from ..kernels.mathf import check_mathf
-from ..runtime.model import LOSSES, MODES, MemoryPlan, check_mode, check_model_call, check_order
+from ..runtime.model import (LOSSES, MODES, MemoryPlan, check_call_arena, check_mode,
+                             check_model, check_model_call, check_order)
 from ..kernels.optim import check_update
 
 try:
@@ -68,7 +69,7 @@ def dense_forward_f32(x, w, bias):
 
 
 def dense_backward_f32(dy, x, w):
-    B, I, O = check_dense(x, w, None, dy)
+    B, I, O = check_dense(x, w, dy=dy)
     dx = np.empty((B, I), F32)
     dw = np.empty((O, I), F32)
     db = np.empty(O, F32)
@@ -88,7 +89,7 @@ def conv1d_out_len(L, K, stride=1, dilation=1, padding="valid"):
 
 def conv1d_forward_f32(x, w, bias, stride=1, dilation=1, padding="valid"):
     B, L, C_in, C_out, K, stride, dilation, code, L_out, _ = check_conv1d(
-        x, w, bias, None, stride, dilation, padding)
+        x, w, bias, ck.ABSENT, stride, dilation, padding)
     y = np.empty((B, L_out, C_out), F32)
     _check("tr_conv1d_forward_f32",
            lib.tr_conv1d_forward_f32(_buf(y), _buf(x), _buf(w), _buf(bias),
@@ -98,7 +99,7 @@ def conv1d_forward_f32(x, w, bias, stride=1, dilation=1, padding="valid"):
 
 def conv1d_backward_f32(dy, x, w, stride=1, dilation=1, padding="valid"):
     B, L, C_in, C_out, K, stride, dilation, code, _, _ = check_conv1d(
-        x, w, None, dy, stride, dilation, padding)
+        x, w, ck.ABSENT, dy, stride, dilation, padding)
     dx = np.empty((B, L, C_in), F32)
     dw = np.empty((C_out, K, C_in), F32)
     db = np.empty(C_out, F32)
@@ -313,6 +314,7 @@ def _targets(model, target):
 
 def model_forward_f32(theta, x, model):
     B = check_model_call(model, theta, x)
+    check_call_arena(model, "x", B, 0, "grad")
     c = _cmodel(model)
     arena, nbytes, _ = c.arena(B, 0, TRAIN_GRAD)
     y = np.empty((B,) + model.output_shape, F32)
@@ -323,6 +325,7 @@ def model_forward_f32(theta, x, model):
 
 def model_backward_f32(theta, x, target, model):
     B = check_model_call(model, theta, x, target)
+    check_call_arena(model, "x", B, 0, "grad")
     c = _cmodel(model)
     arena, nbytes, _ = c.arena(B, 0, TRAIN_GRAD)
     grad = np.empty(model.n_params, F32)
@@ -335,9 +338,10 @@ def model_backward_f32(theta, x, target, model):
 
 
 def model_train_step_f32(theta, x, target, model, lr, mode="fused"):
-    B = check_model_call(model, theta, x, target, writeable=True)
+    B = check_model_call(model, theta, x, target, writeable=True, trains=True)
     lr = ck.float_param("lr", lr)
     code = check_mode(mode, B)
+    check_call_arena(model, "x", B, 0, mode)
     c = _cmodel(model)
     arena, nbytes, _ = c.arena(B, 0, code)
     loss = np.empty(1, F32)
@@ -349,9 +353,10 @@ def model_train_step_f32(theta, x, target, model, lr, mode="fused"):
 
 
 def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
-    k = check_model_call(model, theta, x, target)
+    k = check_model_call(model, theta, x, target, trains=True)
     lr = ck.float_param("lr", lr)
     code = check_mode(mode, 1)
+    check_call_arena(model, "model", 1, 1, mode)
     c = _cmodel(model)
     arena, nbytes, _ = c.arena(1, 1, code)
     phi = np.empty(model.n_params, F32)
@@ -364,11 +369,12 @@ def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
 
 
 def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
-    k = check_model_call(model, theta, x, target)
+    k = check_model_call(model, theta, x, target, trains=True)
     epochs = ck.int_param("epochs", epochs, 0)
     batch = ck.int_param("batch", batch, 1)
     lr = ck.float_param("lr", lr)
     check_order(order, epochs, k)
+    check_call_arena(model, "x", batch, k, "accum")
     c = _cmodel(model)
     arena, nbytes, _ = c.arena(batch, k, TRAIN_ACCUM)
     phi = np.empty(model.n_params, F32)
@@ -383,7 +389,7 @@ def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
 
 def model_memory_plan(model, batch=1, stored=None, mode="grad"):
     """The C runtime's tr_model_memory_plan as a MemoryPlan (model.memory_plan's twin)."""
-    ref = model.memory_plan(batch, stored, mode)  # the argument checks
+    ref = check_model(model).memory_plan(batch, stored, mode)  # the argument checks
     p = ffi.new("tr_memory_plan *")
     _check("tr_model_memory_plan",
            lib.tr_model_memory_plan(p, _cmodel(model).m, ref.batch, ref.stored,

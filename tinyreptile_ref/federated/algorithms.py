@@ -43,6 +43,15 @@ def stream(seed, *key):
     return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=key))
 
 
+def annealed_eps(eps0, eps_end, r, rounds, anneal="linear"):
+    """The server's interpolation step in round r (0-based) of `rounds`, a Python float:
+    eps0 + (eps_end - eps0) * (r / rounds) for "linear", eps0 for "constant". The one
+    formula: Config.eps and the golden-vector generator both call it."""
+    if anneal == "constant":
+        return eps0
+    return eps0 + (eps_end - eps0) * (r / rounds)
+
+
 @dataclass(frozen=True)
 class Config:
     """Hyper-parameters of one federated run.
@@ -103,10 +112,8 @@ class Config:
         return self.epochs * -(-self.k // self.device_batch)
 
     def eps(self, r):
-        """The interpolation step of round r (0-based), a Python float."""
-        if self.anneal == "constant":
-            return self.eps0
-        return self.eps0 + (self.eps_end - self.eps0) * (r / self.rounds)
+        """The interpolation step of round r (0-based), a Python float (annealed_eps)."""
+        return annealed_eps(self.eps0, self.eps_end, r, self.rounds, self.anneal)
 
     def as_dict(self):
         return asdict(self)
@@ -225,6 +232,35 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
             record(r + 1)
     record(cfg.rounds)
     return server.theta, history
+
+
+#: The most host memory one round's arrays may take: the C runtime's int32 byte limit, which
+#: also bounds a device's arena (tr_model_arena_size).
+ROUND_BYTES_MAX = ck.INT32_MAX
+
+
+def check_sizes(model, cfg):
+    """Refuse a configuration whose round cannot run, before anything is trained: the device
+    arena at (device batch, stored samples) within the C runtime's int32 limits
+    (model.memory_plan), and each of the round's host arrays within ROUND_BYTES_MAX bytes: a
+    device's k samples, the M devices' φ the server averages, the population the server draws
+    M devices from without replacement (NumPy's choice permutes all of it unless the
+    population exceeds 10000 and M is at most a fiftieth of it)."""
+    m = cfg.devices_per_round
+    checks = (("k", cfg.k * model.sample_bytes(), f"{cfg.k} samples of a round"),
+              ("meta_batch", cfg.devices_per_round * 4 * model.n_params,
+               f"the {cfg.devices_per_round} devices' parameters of a round"),
+              ("devices", 8 * cfg.devices if 1 < m and (cfg.devices <= 10000 or
+                                                         m > cfg.devices // 50) else 0,
+               f"drawing from {cfg.devices} devices"))
+    for name, nbytes, what in checks:
+        if nbytes > ROUND_BYTES_MAX:
+            raise ParameterError(f"{name}: {what} take {nbytes} bytes of memory, more than "
+                                 f"the limit {ROUND_BYTES_MAX}")
+    if cfg.algo == "tinyreptile":
+        model.memory_plan(batch=1, stored=1, mode="fused")
+    else:
+        model.memory_plan(batch=cfg.device_batch, stored=cfg.k, mode="accum")
 
 
 def costs(model, cfg):

@@ -246,6 +246,7 @@ def run(task, algo, backend, seed, rounds=None, eval_tasks=100, curve_tasks=20, 
     fam = family(task, seed)
     cfg = config(task, algo, rounds=rounds, **overrides)
     model = fam.model()
+    fl.check_sizes(model, cfg)
     steps = EVAL_STEPS[task] if eval_steps is None else eval_steps
     held_out = fam.eval_tasks(fl.stream(seed, fl.KEY_EVAL), max(eval_tasks, curve_tasks))
     ews = model.workspace(backend)

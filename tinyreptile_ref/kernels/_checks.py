@@ -11,6 +11,10 @@ I32 = np.dtype(np.int32)
 I8 = np.dtype(np.int8)
 INT32_MAX = 2**31 - 1
 
+#: The default of an array argument a check may go without (dense's bias in backward, ...):
+#: a sentinel, not None, so that None passed for an array is refused like any other non-array.
+ABSENT = object()
+
 
 def array(name, a, dtype, ndim):
     """Check that `a` is an ndarray of `dtype` with `ndim` dimensions (None: any), C-contiguous.
@@ -42,6 +46,18 @@ def writeable(name, a):
     if not a.flags.writeable:
         raise LayoutError(f"{name}: is updated in place, so it must be writeable")
     return a
+
+
+def disjoint(name, a, other_name, other, what="is updated in place"):
+    """Refuse `a` when its memory overlaps `other`'s (`other` being written while `a` is read).
+
+    Both arrays have passed array(), so each is C-contiguous and occupies exactly the bytes
+    between its first and its last element: np.may_share_memory (a bounds test) is then exact
+    and O(1), and no overlap it reports is a false alarm. An overlapping view would give
+    backend-dependent bits (NumPy evaluates the right-hand side first, C element by element)."""
+    if a.size and other.size and np.may_share_memory(a, other):
+        raise LayoutError(f"{name}: shares memory with {other_name}, which {what} "
+                          f"(pass a copy)")
 
 
 def same_shape(name_a, a, name_b, b):

@@ -56,8 +56,9 @@ def check_conv1d_out_len(L, K, stride, dilation, padding):
     return L, K, stride, dilation, code, L_out, pad
 
 
-def check_conv1d(x, w, bias=None, dy=None, stride=1, dilation=1, padding="valid"):
-    """Check the arguments of the conv1d kernels; returns
+def check_conv1d(x, w, bias=ck.ABSENT, dy=ck.ABSENT, stride=1, dilation=1, padding="valid"):
+    """Check the arguments of the conv1d kernels (bias and dy when given: None is refused as
+    any non-array is); returns
     (B, L, C_in, C_out, K, stride, dilation, padding code, L_out, pad_before)."""
     ck.f32("x", x, 3)
     ck.f32("w", w, 3)
@@ -67,7 +68,7 @@ def check_conv1d(x, w, bias=None, dy=None, stride=1, dilation=1, padding="valid"
         raise ShapeError(f"w: shape {w.shape} has {wci} input channels, x shape {x.shape} has {C_in}")
     if K < 1:
         raise ShapeError(f"w: shape {w.shape} has kernel size {K}, expected at least 1")
-    if bias is not None:
+    if bias is not ck.ABSENT:
         ck.f32("bias", bias, 1)
         if bias.shape[0] != C_out:
             raise ShapeError(f"bias: length {bias.shape[0]}, expected {C_out} = w.shape[0]")
@@ -78,7 +79,7 @@ def check_conv1d(x, w, bias=None, dy=None, stride=1, dilation=1, padding="valid"
     ck.sizes(("w", w.shape))
     L_out, pad = geometry(L, K, stride, dilation, padding, "x")
     ck.sizes(("y", (B, L_out, C_out)))
-    if dy is not None:
+    if dy is not ck.ABSENT:
         ck.f32("dy", dy, 3)
         if dy.shape != (B, L_out, C_out):
             raise ShapeError(f"dy: shape {dy.shape}, expected {(B, L_out, C_out)} = "
@@ -112,7 +113,7 @@ def conv1d_forward_f32(x, w, bias, stride=1, dilation=1, padding="valid"):
                   w[co, k, ci]*x[b, p(t, k), ci]   (valid taps only; float32).
     """
     B, L, C_in, C_out, K, stride, dilation, _, L_out, pad = check_conv1d(
-        x, w, bias, None, stride, dilation, padding)
+        x, w, bias, ck.ABSENT, stride, dilation, padding)
     y = np.empty((B, L_out, C_out), F32)
     y[...] = bias
     for k in range(K):
@@ -137,7 +138,7 @@ def conv1d_backward_f32(dy, x, w, stride=1, dilation=1, padding="valid"):
     db[co]        = 0 + sum over b ascending, then t ascending, of dy[b, t, co]
     """
     B, L, C_in, C_out, K, stride, dilation, _, L_out, pad = check_conv1d(
-        x, w, None, dy, stride, dilation, padding)
+        x, w, ck.ABSENT, dy, stride, dilation, padding)
     dx = np.zeros((B, L, C_in), F32)
     for k in range(K):
         t0, t1 = taps(k * dilation - pad, stride, L_out, L)

@@ -11,19 +11,20 @@ from . import _checks as ck
 F32 = np.float32
 
 
-def check_dense(x, w, bias=None, dy=None):
-    """Check the arguments of the dense kernels; returns (B, I, O)."""
+def check_dense(x, w, bias=ck.ABSENT, dy=ck.ABSENT):
+    """Check the arguments of the dense kernels (bias and dy when given: None is refused as
+    any non-array is); returns (B, I, O)."""
     ck.f32("x", x, 2)
     ck.f32("w", w, 2)
     B, I = x.shape
     O, wi = w.shape
     if wi != I:
         raise ck.ShapeError(f"w: shape {w.shape} has {wi} inputs, x shape {x.shape} has {I}")
-    if bias is not None:
+    if bias is not ck.ABSENT:
         ck.f32("bias", bias, 1)
         if bias.shape[0] != O:
             raise ck.ShapeError(f"bias: length {bias.shape[0]}, expected {O} = w.shape[0]")
-    if dy is not None:
+    if dy is not ck.ABSENT:
         ck.f32("dy", dy, 2)
         if dy.shape != (B, O):
             raise ck.ShapeError(f"dy: shape {dy.shape}, expected {(B, O)} = (x.shape[0], w.shape[0])")
@@ -52,7 +53,7 @@ def dense_backward_f32(dy, x, w):
     dw[o, i] = 0 + sum over b ascending of dy[b, o]*x[b, i]
     db[o]    = 0 + sum over b ascending of dy[b, o]
     """
-    B, I, O = check_dense(x, w, None, dy)
+    B, I, O = check_dense(x, w, dy=dy)
     dx = np.zeros((B, I), F32)
     for o in range(O):
         dx += dy[:, o, None] * w[None, o, :]

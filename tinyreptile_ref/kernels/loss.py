@@ -41,6 +41,20 @@ def check_softmax_xent(logits, labels):
     return B, C
 
 
+def mse_terms(acc, pred, target, scale):
+    """(acc, dpred): the mse accumulator's terms for flat pred, target [n] added to the float32
+    acc in index order, and dpred = d*scale with d = pred - target (tr__mse_terms in
+    csrc/loss.c, which the model runtime feeds one sample at a time with the batch's scale).
+
+      d[j] = pred[j] - target[j];  acc = acc + d[j]*d[j]  (j ascending);  dpred[j] = d[j]*scale
+    """
+    d = pred - target
+    sq = d * d
+    for j in range(d.shape[0]):
+        acc = acc + sq[j]
+    return acc, d * scale
+
+
 def mse_loss_f32(pred, target):
     """(loss, dpred): mean squared error of pred against target (any shape, equal shapes).
 
@@ -50,16 +64,13 @@ def mse_loss_f32(pred, target):
     """
     n = check_mse(pred, target)
     with np.errstate(all="ignore"):
-        d = pred.reshape(n) - target.reshape(n)  # 1-D, so a 0-d pred still gives an array
         if n == 0:
-            return ZERO, d.reshape(pred.shape)
+            return ZERO, np.empty(pred.shape, F32)
         fn = F32(n)
         scale = TWO / fn
-        sq = d * d
-        acc = ZERO
-        for j in range(n):
-            acc = acc + sq[j]
-        return acc / fn, (d * scale).reshape(pred.shape)
+        # 1-D views, so a 0-d pred still gives an array
+        acc, dpred = mse_terms(ZERO, pred.reshape(n), target.reshape(n), scale)
+        return acc / fn, dpred.reshape(pred.shape)
 
 
 def softmax_xent_loss_f32(logits, labels):

@@ -9,6 +9,7 @@ def check_update(theta, other, other_name):
     ck.writeable("theta", theta)
     ck.f32(other_name, other, 1)
     ck.same_shape("theta", theta, other_name, other)
+    ck.disjoint(other_name, other, "theta", theta)
     ck.sizes(("theta", theta.shape))
 
 

@@ -84,11 +84,28 @@ def output_multiplier(x_scale, w_scale, y_scale):
     PopulateConvolutionQuantizationParams makes them: each scale is a float32, and
     effective = double(x_scale) * double(w_scale[c]) / double(y_scale) goes to
     quantize_multiplier. w_scale may be a scalar (per tensor: C = 1)."""
-    xs = float(F32(x_scale))
-    ys = float(F32(y_scale))
-    ws = np.atleast_1d(np.asarray(w_scale, F32))
+    xs = float(positive_scale("x_scale", x_scale))
+    ys = float(positive_scale("y_scale", y_scale))
+    try:
+        ws = np.atleast_1d(np.asarray(w_scale, np.float64))
+    except (TypeError, ValueError):
+        ws = None
+    if ws is None or ws.dtype.kind != "f" or ws.ndim != 1 or ws.size < 1:
+        raise ParameterError(f"w_scale: expected a real number or a sequence of them, got "
+                             f"{type(w_scale).__name__}")
+    ws = ws.astype(F32)
+    if not (np.isfinite(ws) & (ws >= 0)).all():
+        raise ParameterError("w_scale: every scale must be finite and >= 0 in float32")
     pairs = [quantize_multiplier(xs * float(w) / ys) for w in ws]
     return (np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32))
+
+
+def positive_scale(name, value):
+    """A quantization scale: finite and > 0 in float32 (q = x / scale)."""
+    v = ck.float_param(name, value)
+    if not v > 0:
+        raise ParameterError(f"{name}: {value!r} must be > 0")
+    return v
 
 
 def activation_range(activation, scale, zero_point):
@@ -96,7 +113,7 @@ def activation_range(activation, scale, zero_point):
     'none' -> (-128, 127); 'relu' -> (max(-128, Q(0)), 127); 'relu6' -> (max(-128, Q(0)),
     min(127, Q(6))), with Q(f) = zero_point + round(f / scale) (float32 division, ties away
     from zero)."""
-    scale = ck.float_param("scale", scale)
+    scale = positive_scale("scale", scale)
     zero_point = ck.int_param("zero_point", zero_point, -128, 127)
 
     def q(f):
@@ -238,9 +255,7 @@ def multiply_by_quantized_multiplier_s32(x, multiplier, shift):
 
 def check_quantize(x, scale, zero_point):
     ck.f32("x", x)
-    scale = ck.float_param("scale", scale)
-    if not scale > 0:
-        raise ParameterError(f"scale: {scale!r} must be > 0")
+    scale = positive_scale("scale", scale)
     zero_point = ck.int_param("zero_point", zero_point, -128, 127)
     ck.sizes(("x", x.shape))
     return scale, zero_point
@@ -325,6 +340,7 @@ def check_int8_update(theta, other, other_name, other_dtype, multiplier, shift):
     ck.writeable("theta", theta)
     ck.array(other_name, other, other_dtype, 1)
     ck.same_shape("theta", theta, other_name, other)
+    ck.disjoint(other_name, other, "theta", theta)
     ck.sizes(("theta", theta.shape))
     multiplier = ck.int_param("multiplier", multiplier, INT32_MIN, INT32_MAX)
     shift = ck.int_param("shift", shift, SHIFT_MIN, SHIFT_MAX)

@@ -207,29 +207,39 @@ class Model:
     """
 
     def __init__(self, input_shape, layers, loss="mse"):
-        if loss not in LOSSES:
+        if not isinstance(loss, str) or loss not in LOSSES:
             raise ParameterError(f"loss: {loss!r} is not one of {', '.join(LOSSES)}")
-        self.input_shape = tuple(int(s) for s in input_shape)
+        self.input_shape = _input_shape(input_shape)
+        if not isinstance(layers, (list, tuple)):
+            raise ParameterError(f"layers: expected a list of layers, got {type(layers).__name__}")
         self.loss = loss
         table = []
         shape = self.input_shape
-        off = 0
+        off = acts = 0
         for i, spec in enumerate(layers):
             row, off = _make_layer(i, spec, shape, off)
             table.append(row)
             shape = row.out_shape
+            if row.has_params:
+                acts += _prod(shape)
+                # tr_model_check's limits, and one sample's activations in a C arena
+                if off > ck.INT32_MAX:
+                    raise ShapeError(f"layers[{i}]: the model's {off} parameters exceed the C "
+                                     f"runtime's int32 limit {ck.INT32_MAX}")
+                if acts > ARENA_MAX_FLOATS:
+                    raise ShapeError(f"layers[{i}]: one sample's activations take {4 * acts} "
+                                     f"bytes, more than a C arena's int32 limit "
+                                     f"{ck.INT32_MAX} bytes")
         self.layers = tuple(table)
         self.output_shape = shape
         self.n_params = off
         if loss == "softmax_xent" and len(shape) != 1:
             raise ShapeError(f"loss: softmax_xent needs a 1-D output per sample, got {shape}")
-        if any(s < 1 for s in self.input_shape) or len(self.input_shape) not in (1, 2):
-            raise ShapeError(f"input_shape: {self.input_shape} is not [n] or [length, channels] "
-                             f"with sizes >= 1")
         params = [L.index for L in self.layers if L.has_params]
         if not params:
             raise ParameterError("layers: a model needs at least one Dense or Conv1d layer")
         self.first_param_layer = params[0]
+        self._plan_acts, self._plan_deltas = self._plan_sizes()
         free = False  # whether the current buffer (a parametric layer's output) is free
         for L in self.layers:
             if L.has_params:
@@ -294,11 +304,15 @@ class Model:
 
     # ---- costs
 
+    @property
+    def target_size(self):
+        """4-byte elements of one sample's target: the output's size for mse, one label."""
+        return _prod(self.output_shape) if self.loss == "mse" else 1
+
     def sample_bytes(self):
         """Bytes of one stored sample: the input as float32 and the target (float32 of the
         output's shape for mse, one int32 label for softmax cross-entropy)."""
-        target = 4 * _prod(self.output_shape) if self.loss == "mse" else 4
-        return 4 * _prod(self.input_shape) + target
+        return 4 * (_prod(self.input_shape) + self.target_size)
 
     def memory_plan(self, batch=1, stored=None, mode="grad"):
         """The MemoryPlan of one training step at `batch` samples in `mode` (MODES) with
@@ -310,6 +324,15 @@ class Model:
         check_mode(mode, batch)
         bact = batch if mode == "grad" else 1
         p = 4 * self.n_params
+        acts, d = self._plan_acts, self._plan_deltas
+        _check_arena(self, "batch", batch, stored, mode, acts, d)
+        return MemoryPlan(batch=batch, stored=stored, params=p,
+                          grads=0 if mode == "fused" else p, activations=4 * bact * acts,
+                          deltas=4 * bact * d, samples=stored * self.sample_bytes(), flash=p,
+                          mode=mode)
+
+    def _plan_sizes(self):
+        """(activations, deltas) of one sample in float32 elements (MemoryPlan's rules)."""
         acts = sum(_prod(L.out_shape) for L in self.layers if L.has_params)
         # delta tensors in the order backward makes them: dpred, then each parametric
         # layer's dx from the last such layer down to (not including) the first.
@@ -317,17 +340,15 @@ class Model:
         for L in reversed(self.layers[self.first_param_layer + 1:]):
             if L.has_params:
                 deltas.append(_prod(L.in_shape))
-        d = max(deltas[0::2]) + max(deltas[1::2], default=0)
-        return MemoryPlan(batch=batch, stored=stored, params=p,
-                          grads=0 if mode == "fused" else p, activations=4 * bact * acts,
-                          deltas=4 * bact * d, samples=stored * self.sample_bytes(), flash=p,
-                          mode=mode)
+        return acts, max(deltas[0::2]) + max(deltas[1::2], default=0)
 
     @classmethod
     def from_table(cls, rows, loss="mse"):
         """The Model whose layer_table() is `rows` (int32 [n_layers, 13]); ShapeError when
         the rows are not one (the inverse of layer_table, e.g. for a table read from vectors)."""
         rows = np.asarray(rows)
+        if rows.dtype.kind not in "iu":
+            raise ck.DTypeError(f"rows: expected integers, got dtype {rows.dtype}")
         if rows.ndim != 2 or rows.shape[1] != 13 or rows.shape[0] < 1:
             raise ShapeError(f"rows: shape {rows.shape}, expected (n_layers, 13)")
         r0 = [int(v) for v in rows[0]]
@@ -337,6 +358,9 @@ class Model:
             if not 0 <= r[0] < len(KINDS):
                 raise ParameterError(f"rows[{i}]: kind {r[0]} is not one of 0..{len(KINDS) - 1}")
             kind = KINDS[r[0]]
+            if kind == "conv1d" and not 0 <= r[12] < len(PADDINGS):
+                raise ParameterError(f"rows[{i}]: padding {r[12]} is not one of "
+                                     f"0..{len(PADDINGS) - 1}")
             if kind == "dense":
                 layers.append(Dense(r[5]))
             elif kind == "conv1d":
@@ -376,6 +400,57 @@ class Model:
         return batch * sum(L.macs for L in self.layers)
 
 
+#: The largest arena, in float32 elements, the C runtime can address: its size in bytes is an
+#: int32 (tr_model_arena_size).
+ARENA_MAX_FLOATS = ck.INT32_MAX // 4
+
+
+def _check_arena(model, name, batch, stored, mode, acts, deltas):
+    """The C runtime's int32 limits of one call's arena (tr__layout_of, tr_model_memory_plan):
+    activations and deltas for Bact samples, the gradient buffer, `stored` samples, each
+    float count and their sum at most INT32_MAX / 4; the parameters' bytes fit int32."""
+    if model.n_params > ARENA_MAX_FLOATS:
+        raise ShapeError(f"model: {model.n_params} parameters take {4 * model.n_params} bytes, "
+                         f"more than the C runtime's int32 limit {ck.INT32_MAX}")
+    bact = batch if mode == "grad" else 1
+    n = (acts + deltas) * bact + (0 if mode == "fused" else model.n_params)
+    n += stored * (_prod(model.input_shape) + model.target_size)
+    if n > ARENA_MAX_FLOATS:
+        raise ShapeError(f"{name}: the arena for batch {batch}, {stored} stored samples, mode "
+                         f"{mode!r} takes {4 * n} bytes, more than the C runtime's int32 limit "
+                         f"{ck.INT32_MAX}")
+
+
+def _input_shape(input_shape):
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) not in (1, 2):
+        raise ShapeError(f"input_shape: {input_shape!r} is not [n] or [length, channels]")
+    dims = []
+    for s in input_shape:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise ShapeError(f"input_shape: {tuple(input_shape)!r} has a size that is not an "
+                             f"integer")
+        if not 1 <= s <= ck.INT32_MAX:
+            raise ShapeError(f"input_shape: {tuple(input_shape)!r} has a size outside "
+                             f"[1, {ck.INT32_MAX}]")
+        dims.append(int(s))
+    ck.sizes(("input_shape", dims))
+    return tuple(dims)
+
+
+def _valid_taps(L_in, L_out, K, stride, dilation, pad):
+    """The number of taps (t, k) of a conv1d with 0 <= t*stride + k*dilation - pad < L_in:
+    per k, the t range of conv1d.taps, summed over k in int64 blocks (exact, and fast for
+    long inputs)."""
+    total = 0
+    for k0 in range(0, K, 1 << 20):
+        base = np.arange(k0, min(K, k0 + (1 << 20)), dtype=np.int64) * dilation - pad
+        lo = np.where(base >= 0, 0, -(base // stride))
+        hi = np.where(base > L_in - 1, 0, (L_in - 1 - base) // stride + 1)
+        hi = np.minimum(hi, L_out)
+        total += int(np.maximum(hi - np.minimum(lo, hi), 0).sum())
+    return total
+
+
 def _make_layer(i, spec, shape, off):
     kind = getattr(spec, "kind", None)
     if kind == "dense":
@@ -384,6 +459,9 @@ def _make_layer(i, spec, shape, off):
             raise ShapeError(f"layers[{i}]: dense needs a 1-D input per sample, got {shape} "
                              f"(put a Flatten() before it)")
         I = shape[0]
+        if units * I > ck.INT32_MAX - units:
+            raise ShapeError(f"layers[{i}]: dense {I} -> {units} has {units * I + units} "
+                             f"parameters, more than the C runtime's int32 limit {ck.INT32_MAX}")
         row = Layer(i, kind, shape, (units,), w_off=off, w_shape=(units, I),
                     b_off=off + units * I, b_len=units, macs=units * I)
         return row, off + units * I + units
@@ -392,18 +470,25 @@ def _make_layer(i, spec, shape, off):
         K = ck.int_param(f"layers[{i}].kernel_size", spec.kernel_size, 1)
         stride = ck.int_param(f"layers[{i}].stride", spec.stride, 1)
         dilation = ck.int_param(f"layers[{i}].dilation", spec.dilation, 1)
-        if spec.padding not in PADDINGS:
+        if not isinstance(spec.padding, str) or spec.padding not in PADDINGS:
             raise ParameterError(f"layers[{i}].padding: {spec.padding!r} is not one of 'valid', 'same'")
         if len(shape) != 2:
             raise ShapeError(f"layers[{i}]: conv1d needs a [L, C_in] input per sample, got {shape}")
         L_in, C_in = shape
-        from ..kernels.conv1d import conv1d_out_len  # the geometry is the kernels' own rule
-        L_out, pad = conv1d_out_len(L_in, K, stride, dilation, spec.padding)
+        L_out, pad = _conv1d.conv1d_out_len(L_in, K, stride, dilation, spec.padding)
         if L_out < 1:
             raise ShapeError(f"layers[{i}]: conv1d over length {L_in} with kernel span "
                              f"{(K - 1) * dilation + 1} has no output")
-        taps = sum(1 for t in range(L_out) for k in range(K)
-                   if 0 <= t * stride + k * dilation - pad < L_in)
+        ck.sizes((f"layers[{i}]", (L_out, C_out)))
+        n_w = C_out * K * C_in
+        if C_out * K > ck.INT32_MAX or n_w > ck.INT32_MAX - C_out:
+            raise ShapeError(f"layers[{i}]: conv1d has {n_w + C_out} parameters, more than the "
+                             f"C runtime's int32 limit {ck.INT32_MAX}")
+        if L_out * C_out > ARENA_MAX_FLOATS:
+            raise ShapeError(f"layers[{i}]: one sample's output [{L_out}, {C_out}] takes "
+                             f"{4 * L_out * C_out} bytes, more than a C arena's int32 limit "
+                             f"{ck.INT32_MAX} bytes")
+        taps = _valid_taps(L_in, L_out, K, stride, dilation, pad)
         row = Layer(i, kind, shape, (L_out, C_out), w_off=off, w_shape=(C_out, K, C_in),
                     b_off=off + C_out * K * C_in, b_len=C_out, stride=stride,
                     dilation=dilation, padding=spec.padding, pad_before=pad,
@@ -418,12 +503,15 @@ def _make_layer(i, spec, shape, off):
 
 # ----------------------------------------------------------------- runtime: argument checks
 
-def check_model_call(model, theta, x, target=None, writeable=False):
+def check_model_call(model, theta, x, target=ck.ABSENT, writeable=False, trains=False):
     """Check theta [n_params], x [B, *input_shape] and, when given, the targets (float32
     [B, *output_shape] for mse; int32 labels [B] in [0, classes) for softmax cross-entropy);
-    returns B. Shared by the NumPy twin and the C wrappers, so both raise alike."""
-    if not isinstance(model, Model):
-        raise ParameterError(f"model: expected a Model, got {type(model).__name__}")
+    returns B. Shared by the NumPy twin and the C wrappers, so both raise alike.
+
+    `writeable`: theta is trained in place. `trains`: the call trains theta (in place, or
+    into phi, which the C runtime lets be theta itself), so x and target must not share
+    memory with it."""
+    check_model(model)
     ck.f32("theta", theta, 1)
     if writeable:
         ck.writeable("theta", theta)
@@ -434,7 +522,9 @@ def check_model_call(model, theta, x, target=None, writeable=False):
         raise ShapeError(f"x: shape {x.shape}, expected (batch,) + {model.input_shape}")
     B = x.shape[0]
     ck.sizes(("x", x.shape))
-    if target is not None:
+    if trains:
+        ck.disjoint("x", x, "theta", theta, "is trained")
+    if target is not ck.ABSENT:
         if model.loss == "softmax_xent":
             ck.array("target", target, ck.I32, 1)
             if target.shape[0] != B:
@@ -450,7 +540,21 @@ def check_model_call(model, theta, x, target=None, writeable=False):
             if target.shape != (B,) + model.output_shape:
                 raise ShapeError(f"target: shape {target.shape}, expected "
                                  f"{(B,) + model.output_shape}")
+        if trains:
+            ck.disjoint("target", target, "theta", theta, "is trained")
     return B
+
+
+def check_call_arena(model, name, batch, stored, mode):
+    """The int32 limits of the C runtime's arena for a call at (batch, stored, mode), checked
+    on both backends (the NumPy twin needs no arena, but gives the same answer)."""
+    _check_arena(model, name, batch, stored, mode, model._plan_acts, model._plan_deltas)
+
+
+def check_model(model):
+    if not isinstance(model, Model):
+        raise ParameterError(f"model: expected a Model, got {type(model).__name__}")
+    return model
 
 
 def check_mode(mode, batch=1):
@@ -555,11 +659,8 @@ def _sample_loss(model, acc, pred, target, scale):
     scale (2/(B*output size) for mse, B for softmax cross-entropy): model.c's
     tr__mse_sample / tr__xent_sample, in the loss kernels' operation order."""
     if model.loss == "mse":
-        d = (pred - target).reshape(-1)
-        sq = d * d
-        for j in range(d.size):
-            acc = acc + sq[j]
-        return acc, (d * scale).reshape(pred.shape)
+        acc, dpred = _lossmod.mse_terms(acc, pred.reshape(-1), target.reshape(-1), scale)
+        return acc, dpred.reshape(pred.shape)
     z = pred.reshape(-1)
     label = int(target[0])
     m = z[0]
@@ -620,7 +721,8 @@ def _step_accum(model, theta, grad, x, target, lr, rows=None):
 
 def model_forward_f32(theta, x, model):
     """The model's output [B, *output_shape] for x [B, *input_shape] (tr_model_forward_f32)."""
-    check_model_call(model, theta, x)
+    B = check_model_call(model, theta, x)
+    check_call_arena(model, "x", B, 0, "grad")
     with np.errstate(all="ignore"):
         return _forward(model, model.views(theta), x)
 
@@ -628,7 +730,8 @@ def model_forward_f32(theta, x, model):
 def model_backward_f32(theta, x, target, model):
     """(loss, grad [n_params]): forward, loss and backward over the batch (steps 1-3 in mode
     grad; tr_model_backward_f32). The loss is an np.float32, the batch's mean."""
-    check_model_call(model, theta, x, target)
+    B = check_model_call(model, theta, x, target)
+    check_call_arena(model, "x", B, 0, "grad")
     grad = np.zeros(model.n_params, F32)
     with np.errstate(all="ignore"):
         loss = _grad_batch(model, theta, grad, x, target)
@@ -638,9 +741,10 @@ def model_backward_f32(theta, x, target, model):
 def model_train_step_f32(theta, x, target, model, lr, mode="fused"):
     """One SGD step on the batch in `mode` (MODES), theta updated in place; returns the loss
     before it (np.float32). The three modes give the same bits (tr_model_train_step_f32)."""
-    B = check_model_call(model, theta, x, target, writeable=True)
+    B = check_model_call(model, theta, x, target, writeable=True, trains=True)
     lr = ck.float_param("lr", lr)
     check_mode(mode, B)
+    check_call_arena(model, "x", B, 0, mode)
     with np.errstate(all="ignore"):
         return _step(model, theta, x, target, lr, mode)
 
@@ -660,9 +764,10 @@ def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
     """TinyReptile, the device's side of a round: (phi, losses [k]) after one batch-1 step on
     each of the k = len(x) streamed samples in order, from theta (not modified)
     (tr_tinyreptile_device_round_f32; "fused" and "grad" give the same bits)."""
-    k = check_model_call(model, theta, x, target)
+    k = check_model_call(model, theta, x, target, trains=True)
     lr = ck.float_param("lr", lr)
     check_mode(mode, 1)
+    check_call_arena(model, "model", 1, 1, mode)
     phi = theta.copy()
     losses = np.empty(k, F32)
     with np.errstate(all="ignore"):
@@ -676,11 +781,12 @@ def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
     over the k stored samples in the order order[e] (int32 [epochs, k]), in mini-batches of
     `batch` consecutive entries (the last one smaller when batch does not divide k), one
     accum step each; losses [epochs * ceil(k / batch)] (tr_reptile_device_round_f32)."""
-    k = check_model_call(model, theta, x, target)
+    k = check_model_call(model, theta, x, target, trains=True)
     epochs = ck.int_param("epochs", epochs, 0)
     batch = ck.int_param("batch", batch, 1)
     lr = ck.float_param("lr", lr)
     check_order(order, epochs, k)
+    check_call_arena(model, "x", batch, k, "accum")
     phi = theta.copy()
     grad = np.zeros(model.n_params, F32)
     losses = []
@@ -693,7 +799,7 @@ def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
 
 def model_memory_plan(model, batch=1, stored=None, mode="grad"):
     """The MemoryPlan of a training step (tr_model_memory_plan): model.memory_plan."""
-    return model.memory_plan(batch, stored, mode)
+    return check_model(model).memory_plan(batch, stored, mode)
 
 
 # ----------------------------------------------------------------------------- workspace
@@ -747,9 +853,11 @@ class Workspace:
 
     def fit(self, x, target, steps, lr, batch=None):
         """`steps` SGD steps over (x, target) in mini-batches of `batch` (default: all of it),
-        taken in order and wrapping around; no randomness. Returns the losses."""
-        n = x.shape[0]
-        batch = n if batch is None else min(batch, n)
+        taken in order and wrapping around; no randomness. Returns the losses.
+        steps >= 0 and batch >= 1 (when given) are integers."""
+        n = check_model_call(self.model, self.theta, x, target)
+        steps = ck.int_param("steps", steps, 0)
+        batch = n if batch is None else min(ck.int_param("batch", batch, 1), n)
         losses = []
         start = 0
         for _ in range(steps):

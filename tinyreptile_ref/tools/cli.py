@@ -13,7 +13,7 @@ import sys
 from ..federated import algorithms as fl
 from ..federated import tasks as tk
 from ..errors import TinyReptileError
-from .output import progress_reporter, write_outputs
+from .output import check_out_dir, progress_reporter, write_outputs
 
 DESCRIPTION = """\
 TinyReptile (federated meta-learning for microcontrollers) and its baselines on the
@@ -162,6 +162,7 @@ def cmd_train(args):
     from ..backend import get_backend
     over = {h: getattr(args, h) for h in HYPER}
     cfg = tk.config(args.task, args.algo, rounds=args.rounds, **over)  # validates early
+    check_out_dir(args.out)
     progress, close = progress_reporter(cfg.rounds, f"{args.algo} on {args.task}", args.quiet)
     try:
         theta, res = tk.run(args.task, args.algo, get_backend(args.backend), args.seed,
@@ -223,3 +224,10 @@ def main(argv=None):
     except (TinyReptileError, ImportError, OSError) as exc:
         print(f"{ap.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"{ap.prog} {args.command}: error: out of memory (try smaller sizes)",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # outputs are written atomically: nothing partial is left
+        print(f"\n{ap.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130

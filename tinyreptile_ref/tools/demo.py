@@ -4,6 +4,7 @@ as JSON and a figure (learning curves; one held-out task before and after adapta
 
 python -m tinyreptile_ref demo [--out DIR] [--backend c|numpy] [--seed S] [--scale F]
 """
+import io
 import json
 import os
 import time
@@ -13,7 +14,7 @@ import numpy as np
 from ..federated import algorithms as fl
 from ..backend import get_backend
 from ..federated import tasks as tk
-from .output import progress_reporter, write_outputs
+from .output import check_out_dir, progress_reporter, provenance, write_atomic, write_outputs
 
 F32 = np.float32
 ALGOS = ("tinyreptile", "reptile", "fedavg")
@@ -102,8 +103,10 @@ def figure(path, results, theta_init, seed, be):
     ax2.set_ylabel("y")
     ax2.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
+    write_atomic(path, buf.getvalue())
 
 
 def _first_eval_task(seed):
@@ -114,6 +117,7 @@ def _first_eval_task(seed):
 
 def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100, curve_points=20):
     be = get_backend(backend)
+    check_out_dir(out)
     os.makedirs(out, exist_ok=True)
     results = {}
     t_start = time.perf_counter()
@@ -155,8 +159,8 @@ def run_demo(out="out/demo", backend="c", seed=0, scale=1.0, eval_tasks=100, cur
                "ratio": ratio, "untrained_init": init,
                "results": {a: {k: v for k, v in r.items() if k != "theta"}
                            for a, r in results.items()}}
-    with open(os.path.join(out, "demo.json"), "w") as f:
-        json.dump(summary, f, indent=1)
+    summary["provenance"] = provenance()
+    write_atomic(os.path.join(out, "demo.json"), (json.dumps(summary, indent=1) + "\n").encode())
     print(f"wrote {os.path.join(out, 'demo.json')} (per algorithm: {out}/<algo>/results.json, "
           f"params.f32)")
     return 0

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ...backend import numpy_backend as nb
+from ...federated import algorithms as fl
 from ...runtime import model as mt
 from ..format import f32_param
 from ..rng import SplitMix64
@@ -286,7 +287,7 @@ def _rounds(g, model, rounds, k, lr, eps0, algo, epochs=1, batch=1):
     """A federated run of `rounds` rounds, server and device: each round phi = the device's
     round from theta (TinyReptile: k streamed fused steps; Reptile: epochs of mini-batches
     over k stored samples), then theta = theta + eps_r*(phi - theta), with eps_r annealed
-    linearly from eps0 towards 0 (federated.Config's rule) and rounded once to float32.
+    linearly from eps0 towards 0 (federated.algorithms.annealed_eps, Config's rule) and rounded once to float32.
     Sine devices draw a task (amplitude, phase) each round. Returns inputs and expected."""
     theta0 = _init_theta(g.rng, model)
     xs, ys, orders = [], [], []
@@ -296,7 +297,7 @@ def _rounds(g, model, rounds, k, lr, eps0, algo, epochs=1, batch=1):
         ys.append(y)
         if algo == "reptile":
             orders.append(_order(g.rng, epochs, k))
-    eps = np.array([eps0 + (0.0 - eps0) * (r / rounds) for r in range(rounds)], F32)
+    eps = np.array([fl.annealed_eps(eps0, 0.0, r, rounds) for r in range(rounds)], F32)
     theta = theta0.copy()
     losses = []
     for r in range(rounds):
