@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define TV_MAX_NDIM 4
 
@@ -117,6 +118,10 @@ int tv_little_endian(void);
 /* Files (tv_files.c): runs every case of the manifest at `path`, reading blob files relative
  * to its directory. A manifest that cannot be read to its end counts as a failure. */
 void tv_run_manifest(tv_report *r, const char *path);
+/* The same from an open stream (the fuzz harness feeds it from memory): blob files are read
+ * relative to `dir` ("" or ending in '/'); `path` names the manifest in messages. A blob file
+ * must be a relative path with no ".." component (it never leaves `dir`). */
+void tv_run_manifest_stream(tv_report *r, FILE *f, const char *dir, const char *path);
 
 /* Embedded (the source `python -m tinyreptile_ref.vectors embed` writes): the cases as const
  * data, blobs in tv_blob.data; tv_load_embedded copies them into the arena. */
