@@ -5,6 +5,7 @@ present, nothing unknown), so a malformed case fails with a message and never ma
 touch memory outside its buffers (the AddressSanitizer build gives each buffer a redzone)."""
 import copy
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -38,7 +39,6 @@ def build(out, flags, csrc=ROOT / "csrc"):
 
 
 def run(exe, manifest):
-    import os
     p = subprocess.run([str(exe), str(manifest)], capture_output=True, text=True, timeout=600,
                        env={**os.environ, **SAN_ENV})
     assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr[-3000:]
@@ -284,7 +284,6 @@ def test_the_asan_runner_catches_a_kernel_reading_one_element_past_its_input(tmp
     exe = build(tmp_path / "tv_runner_overrun", SAN, csrc=csrc)
     c = next(c for c in manifest["cases"] if c["kernel"] == "relu_forward_f32" and c["status"] == 0
              and c["blobs"][0]["shape"] != [0])
-    import os
     p = subprocess.run([str(exe), str(write_cases(tmp_path / "v", manifest, [c]))], capture_output=True,
                        text=True, timeout=300, env={**os.environ, **SAN_ENV})
     assert p.returncode != 0 and "AddressSanitizer" in p.stderr, p.stdout + p.stderr

@@ -307,11 +307,6 @@ def parse_json(data, file):
         raise VectorFormatError(f"invalid JSON: {getattr(exc, 'msg', exc)}{where}", file) from None
 
 
-def load_schema():
-    """The shipped schema (tinyreptile_ref/vectors/schema.json)."""
-    return parse_json(SCHEMA_PATH.read_bytes(), str(SCHEMA_PATH))
-
-
 def load_manifest(root):
     """The manifest of the vectors directory `root`, parsed strictly (parse_json); not yet
     checked against the schema (check() does that)."""
