@@ -155,7 +155,10 @@ int32_t tv_mul3(int32_t a, int32_t b, int32_t c);
 
 /* The arena copy of input blob `name`, writable (in-place kernels update it). `count` is the
  * number of elements the kernel will touch, from the parameters; the blob must hold exactly
- * that many (checked when the case expects TR_OK). */
+ * that many, whatever status the case expects (a negative count, tv_mul's -1 for a product
+ * that overflows, fails the case). Call every accessor and read every parameter before the
+ * tv_ok() check that guards the kernel call: a parameter or input blob the handler never asks
+ * for fails the case after the handler returns. */
 float *tv_in_f32(tv_ctx *t, const char *name, int32_t count);
 int8_t *tv_in_s8(tv_ctx *t, const char *name, int32_t count);
 uint8_t *tv_in_u8(tv_ctx *t, const char *name, int32_t count);
@@ -163,7 +166,9 @@ int16_t *tv_in_s16(tv_ctx *t, const char *name, int32_t count);
 int32_t *tv_in_s32(tv_ctx *t, const char *name, int32_t count);
 
 /* A fresh buffer for output `name`, shaped like its expected blob and filled with the bitwise
- * complement of the expected bytes, so an element the kernel fails to write never matches. */
+ * complement of the expected bytes, so an element the kernel fails to write never matches.
+ * A case expecting an error status may omit the expected blob: the buffer then has `count`
+ * elements (none when count < 0: the kernel must refuse such parameters before writing). */
 float *tv_out_f32(tv_ctx *t, const char *name, int32_t count);
 int8_t *tv_out_s8(tv_ctx *t, const char *name, int32_t count);
 uint8_t *tv_out_u8(tv_ctx *t, const char *name, int32_t count);
