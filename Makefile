@@ -47,7 +47,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU, the CMake, Arduino and PlatformIO packages
+test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test fuzz-test ## Run every test: C checks, vectors on the host, fuzzing, pytest, MCUs under QEMU, the packages (README: targets)
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -129,6 +129,9 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 
 # The TinyReptile firmware variants and the measured device memory (device-test, device-size).
 include mk/device.mk
+
+# libFuzzer on the vector runner (fuzz, fuzz-test).
+include mk/fuzz.mk
 
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile

@@ -954,7 +954,7 @@ tr_status tr_reptile_device_round_f32(float *phi, float *losses, void *arena,
     if (st != TR_OK) {
         return st;
     }
-    if (epochs < 0 || batch < 1) {
+    if (k < 0 || epochs < 0 || batch < 1) {
         return TR_ERR_PARAM;
     }
     st = tr__layout_of(&lay, &info, model, batch, k, TR_TRAIN_ACCUM);

@@ -403,7 +403,8 @@ tr_status tr_model_train_step_f32(float *theta, float *loss, void *arena, const 
  * would receive it) and one training step of batch 1 is taken on it (tr_model_train_step_f32
  * in `mode`, TR_TRAIN_FUSED or TR_TRAIN_GRAD: the same bits). phi [n_params] may be theta
  * itself (trained in place). losses [k] (may be NULL) gets each step's loss. Arena:
- * tr_model_arena_size(1, 1, mode). Labels are checked before phi is written. */
+ * tr_model_arena_size(1, 1, mode). Labels are checked before phi is written. k >= 0 (else
+ * TR_ERR_SHAPE); k = 0 is an empty round: phi = theta. */
 tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena,
                                           const float *theta, const float *x,
                                           const float *target, const int32_t *labels,
@@ -416,7 +417,8 @@ tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena
  * consecutive entries (the last one smaller when batch does not divide k), one ACCUM training
  * step per mini-batch (the same bits as GRAD on the gathered mini-batch). phi may be theta.
  * losses [epochs * ceil(k / batch)] (may be NULL). Arena: tr_model_arena_size(batch, k,
- * TR_TRAIN_ACCUM). k >= 1, epochs >= 0, batch >= 1 (else TR_ERR_PARAM). */
+ * TR_TRAIN_ACCUM). k >= 0, epochs >= 0, batch >= 1 (else TR_ERR_PARAM); k = 0 or epochs = 0
+ * is an empty round: phi = theta, no loss written. */
 tr_status tr_reptile_device_round_f32(float *phi, float *losses, void *arena,
                                       const float *theta, const float *x, const float *target,
                                       const int32_t *labels, const int32_t *order,

@@ -17,7 +17,7 @@ from tinyreptile_ref.vectors.rng import SplitMix64
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "vectors"
-SCHEMA = json.loads((VECTORS / "schema.json").read_text())
+SCHEMA = json.loads(vf.SCHEMA_PATH.read_text())  # the shipped schema; vectors/ holds a copy
 RUNNER = ROOT / "tests" / "runner"
 CFLAGS = ["-std=c99", "-ffp-contract=off", "-Wall", "-Wextra", "-Wpedantic",
           "-Wmissing-prototypes", "-Werror", "-O1"]
@@ -132,7 +132,8 @@ def test_regenerating_the_vectors_is_byte_identical(tmp_path, manifest):
     tv.generate(tmp_path)
     committed = {p.relative_to(VECTORS).as_posix() for p in VECTORS.rglob("*") if p.is_file()}
     regenerated = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    assert regenerated == committed - {"schema.json", "README.md"}
+    assert regenerated == committed - {"README.md"}  # schema.json: the shipped schema's copy
+    assert (tmp_path / "schema.json").read_bytes() == vf.SCHEMA_PATH.read_bytes()
     for rel in sorted(regenerated - {"manifest.json"}):
         assert (tmp_path / rel).read_bytes() == (VECTORS / rel).read_bytes(), rel
     # The manifest records which NumPy and Python ran the generator; every other byte must be

@@ -857,6 +857,23 @@ static void model_modes(const tr_model *m)
         order[7] = 5;
         CHECK(tr_reptile_device_round_f32(phi[2], ys, a, theta, x, y, lab, order, m, k, 2, 2,
                                           bytes, 0.05f) == TR_ERR_PARAM);
+        /* k as documented: k < 0 is TR_ERR_PARAM (as epochs < 0, batch < 1); k = 0 is an empty
+         * round, phi = theta and no loss written (so does TinyReptile's, k < 0 TR_ERR_SHAPE) */
+        CHECK(tr_reptile_device_round_f32(phi[2], ys, a, theta, x, y, lab, order, m, -1, 2, 2,
+                                          bytes, 0.05f) == TR_ERR_PARAM);
+        CHECK(tr_reptile_device_round_f32(phi[2], ys, a, theta, x, y, lab, order, m, INT32_MIN,
+                                          2, 2, bytes, 0.05f) == TR_ERR_PARAM);
+        ys[0] = 42.0f;
+        CHECK(tr_reptile_device_round_f32(phi[2], ys, a, theta, NULL, NULL, NULL, NULL, m, 0, 2,
+                                          2, bytes, 0.05f) == TR_OK);
+        CHECK(memcmp(phi[2], theta, (size_t)P * sizeof(float)) == 0 && ys[0] == 42.0f);
+        free(a);
+        a = arena_of(m, 1, 1, TR_TRAIN_FUSED, &bytes);
+        CHECK(tr_tinyreptile_device_round_f32(phi[2], ys, a, theta, x, y, lab, m, -1, bytes,
+                                              0.05f, TR_TRAIN_FUSED) == TR_ERR_SHAPE);
+        CHECK(tr_tinyreptile_device_round_f32(phi[2], ys, a, theta, NULL, NULL, NULL, m, 0, bytes,
+                                              0.05f, TR_TRAIN_FUSED) == TR_OK);
+        CHECK(memcmp(phi[2], theta, (size_t)P * sizeof(float)) == 0 && ys[0] == 42.0f);
         free(a);
         /* backward into a caller's gradient buffer, empty batch: zero gradient, loss +0 */
         a = arena_of(m, 0, 0, TR_TRAIN_GRAD, &bytes);

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define TV_MAX_NDIM 4
 
@@ -117,6 +118,10 @@ int tv_little_endian(void);
 /* Files (tv_files.c): runs every case of the manifest at `path`, reading blob files relative
  * to its directory. A manifest that cannot be read to its end counts as a failure. */
 void tv_run_manifest(tv_report *r, const char *path);
+/* The same from an open stream (the fuzz harness feeds it from memory): blob files are read
+ * relative to `dir` ("" or ending in '/'); `path` names the manifest in messages. A blob file
+ * must be a relative path with no ".." component (it never leaves `dir`). */
+void tv_run_manifest_stream(tv_report *r, FILE *f, const char *dir, const char *path);
 
 /* Embedded (the source `python -m tinyreptile_ref.vectors embed` writes): the cases as const
  * data, blobs in tv_blob.data; tv_load_embedded copies them into the arena. */
@@ -150,7 +155,10 @@ int32_t tv_mul3(int32_t a, int32_t b, int32_t c);
 
 /* The arena copy of input blob `name`, writable (in-place kernels update it). `count` is the
  * number of elements the kernel will touch, from the parameters; the blob must hold exactly
- * that many (checked when the case expects TR_OK). */
+ * that many, whatever status the case expects (a negative count, tv_mul's -1 for a product
+ * that overflows, fails the case). Call every accessor and read every parameter before the
+ * tv_ok() check that guards the kernel call: a parameter or input blob the handler never asks
+ * for fails the case after the handler returns. */
 float *tv_in_f32(tv_ctx *t, const char *name, int32_t count);
 int8_t *tv_in_s8(tv_ctx *t, const char *name, int32_t count);
 uint8_t *tv_in_u8(tv_ctx *t, const char *name, int32_t count);
@@ -158,7 +166,9 @@ int16_t *tv_in_s16(tv_ctx *t, const char *name, int32_t count);
 int32_t *tv_in_s32(tv_ctx *t, const char *name, int32_t count);
 
 /* A fresh buffer for output `name`, shaped like its expected blob and filled with the bitwise
- * complement of the expected bytes, so an element the kernel fails to write never matches. */
+ * complement of the expected bytes, so an element the kernel fails to write never matches.
+ * A case expecting an error status may omit the expected blob: the buffer then has `count`
+ * elements (none when count < 0: the kernel must refuse such parameters before writing). */
 float *tv_out_f32(tv_ctx *t, const char *name, int32_t count);
 int8_t *tv_out_s8(tv_ctx *t, const char *name, int32_t count);
 uint8_t *tv_out_u8(tv_ctx *t, const char *name, int32_t count);

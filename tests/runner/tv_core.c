@@ -9,6 +9,26 @@
 #include "tinyreptile.h"
 #include "tv.h"
 
+/* Under AddressSanitizer every arena buffer is its own object: the arenas are poisoned at the
+ * start of each case, each allocation unpoisons exactly its elements and leaves a poisoned gap
+ * (TV_REDZONE elements, 8-byte aligned) before the next, so a kernel that reads or writes one
+ * element past a buffer is caught even inside an arena. Other builds pack buffers tightly. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TV_ASAN 1
+#endif
+#endif
+#ifdef TV_ASAN
+#include <sanitizer/asan_interface.h>
+#define TV_REDZONE 16
+#else
+#define TV_REDZONE 0
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+
 /* One arena per element type: every buffer a kernel sees is an object of its own type. */
 static float arena_f32[TV_ARENA_F32];
 static int32_t arena_s32[TV_ARENA_S32];
@@ -25,6 +45,8 @@ struct tv_ctx {
     int32_t checked[TV_MAX_BLOBS]; /* expected blobs: elements compared so far */
     int32_t top[TV_NDTYPES];       /* arena use, in elements (int8 and uint8 share one) */
     int32_t nstatus;               /* calls of tv_status */
+    unsigned char used_param[TV_MAX_PARAMS]; /* parameters the handler asked for */
+    unsigned char used_blob[TV_MAX_BLOBS];   /* blobs the handler asked for */
     int failed;
     char msg[320];
 };
@@ -80,6 +102,30 @@ static int arena_slot(tv_dtype d)
     return d == TV_U8 ? TV_S8 : (int)d;
 }
 
+static void *arena_base(tv_dtype d)
+{
+    switch (d) {
+    case TV_F32:
+        return arena_f32;
+    case TV_S32:
+        return arena_s32;
+    case TV_S16:
+        return arena_s16;
+    default:
+        return arena_bytes;
+    }
+}
+
+/* A new case: every arena buffer of the previous one is gone (poisoned under ASan). */
+static void arenas_reset(tv_ctx *t)
+{
+    (void)t;
+    ASAN_POISON_MEMORY_REGION(arena_f32, sizeof arena_f32);
+    ASAN_POISON_MEMORY_REGION(arena_s32, sizeof arena_s32);
+    ASAN_POISON_MEMORY_REGION(arena_s16, sizeof arena_s16);
+    ASAN_POISON_MEMORY_REGION(arena_bytes, sizeof arena_bytes);
+}
+
 static void *arena_alloc(tv_ctx *t, tv_dtype d, int32_t count)
 {
     static const int32_t caps[TV_NDTYPES] = {TV_ARENA_F32, TV_ARENA_BYTES, TV_ARENA_BYTES,
@@ -88,24 +134,28 @@ static void *arena_alloc(tv_ctx *t, tv_dtype d, int32_t count)
                                                    "TV_ARENA_BYTES", "TV_ARENA_S16",
                                                    "TV_ARENA_S32"};
     int s = arena_slot(d);
+    const int32_t w = (int32_t)dtype_sizes[d];
+    const int32_t align = TV_REDZONE ? 8 / w : 1; /* elements */
     int32_t at = t->top[s];
-    if (count < 0 || count > caps[d] - at) {
+    if (count < 0) {
+        tv_fail(t, "a %s buffer: the parameters give a negative or int32-overflowing size",
+                dtype_names[d]);
+        return NULL;
+    }
+    if (TV_REDZONE && at > 0) {
+        at += TV_REDZONE / w; /* the gap after the previous buffer */
+        at += (align - at % align) % align;
+    }
+    if (at > caps[d] || count > caps[d] - at) {
         tv_fail(t, "the %s arena is too small: this case needs more than %ld + %ld elements "
                    "(compile with a larger -D%s=...)",
                 dtype_names[d], (long)at, (long)count, macros[d]);
         return NULL;
     }
-    t->top[s] = at + count;
-    switch (d) {
-    case TV_F32:
-        return arena_f32 + at;
-    case TV_S32:
-        return arena_s32 + at;
-    case TV_S16:
-        return arena_s16 + at;
-    default:
-        return arena_bytes + at;
-    }
+    t->top[s] = at + (count > 0 ? count : 1); /* an empty buffer still has its own address */
+    unsigned char *p = (unsigned char *)arena_base(d) + (size_t)at * (size_t)w;
+    ASAN_UNPOISON_MEMORY_REGION(p, (size_t)count * (size_t)w);
+    return p;
 }
 
 static int find_blob(const tv_ctx *t, const char *name, tv_role role)
@@ -129,6 +179,7 @@ static const tv_param *find_param(tv_ctx *t, const char *name)
 {
     for (int32_t j = 0; j < t->c->nparams; j++) {
         if (strcmp(t->c->params[j].name, name) == 0) {
+            t->used_param[j] = 1;
             return &t->c->params[j];
         }
     }
@@ -179,6 +230,8 @@ float tv_f32(tv_ctx *t, const char *name)
 
 /* ------------------------------------------------------------- inputs, outputs */
 
+/* Every buffer a kernel sees holds exactly the elements its parameters imply, whatever status
+ * the case expects: a kernel that reads or writes what its parameters say never leaves it. */
 static void *get_input(tv_ctx *t, const char *name, tv_dtype d, int32_t count)
 {
     int j = find_blob(t, name, TV_INPUT);
@@ -186,12 +239,18 @@ static void *get_input(tv_ctx *t, const char *name, tv_dtype d, int32_t count)
         tv_fail(t, "missing input blob '%s'", name);
         return NULL;
     }
+    t->used_blob[j] = 1;
     if (t->c->blobs[j].dtype != d) {
         tv_fail(t, "input blob '%s' has dtype %s, the kernel takes %s", name,
                 dtype_names[t->c->blobs[j].dtype], dtype_names[d]);
         return NULL;
     }
-    if (t->c->status == TR_OK && count != t->count[j]) {
+    if (count < 0) {
+        tv_fail(t, "input blob '%s': the parameters give a negative or int32-overflowing size",
+                name);
+        return NULL;
+    }
+    if (count != t->count[j]) {
         tv_fail(t, "input blob '%s' has %ld elements, the parameters say %ld", name,
                 (long)t->count[j], (long)count);
         return NULL;
@@ -203,15 +262,23 @@ static void *get_output(tv_ctx *t, const char *name, tv_dtype d, int32_t count)
 {
     int j = find_blob(t, name, TV_EXPECTED);
     if (j < 0) {
-        if (t->c->status != TR_OK) { /* the kernel must fail before writing: no expectation */
+        if (t->c->status != TR_OK) {
+            /* The kernel must refuse before writing: no expectation. Parameters that give no
+             * valid size get an empty buffer (the kernel must refuse them). */
             return arena_alloc(t, d, count < 0 ? 0 : count);
         }
         tv_fail(t, "missing expected blob '%s'", name);
         return NULL;
     }
+    t->used_blob[j] = 1;
     if (t->c->blobs[j].dtype != d) {
         tv_fail(t, "expected blob '%s' has dtype %s, the kernel writes %s", name,
                 dtype_names[t->c->blobs[j].dtype], dtype_names[d]);
+        return NULL;
+    }
+    if (count < 0) {
+        tv_fail(t, "expected blob '%s': the parameters give a negative or int32-overflowing size",
+                name);
         return NULL;
     }
     if (count != t->count[j]) {
@@ -450,24 +517,79 @@ void tv_report_init(tv_report *r, int verbose)
     r->verbose = verbose;
 }
 
+/* The case's structure, before any blob is loaded: counts within the runner's capacity,
+ * every name present, parameter names unique. */
+static void validate_case(tv_ctx *t)
+{
+    const tv_case *c = t->c;
+    if (c->nparams < 0 || c->nparams > TV_MAX_PARAMS || (c->nparams > 0 && !c->params)) {
+        tv_fail(t, "%ld parameters: outside [0, TV_MAX_PARAMS = %d]", (long)c->nparams,
+                TV_MAX_PARAMS);
+        return;
+    }
+    if (c->nblobs < 0 || c->nblobs > TV_MAX_BLOBS || (c->nblobs > 0 && !c->blobs)) {
+        tv_fail(t, "%ld blobs: outside [0, TV_MAX_BLOBS = %d]", (long)c->nblobs, TV_MAX_BLOBS);
+        return;
+    }
+    for (int32_t j = 0; j < c->nparams; j++) {
+        if (!c->params[j].name) {
+            tv_fail(t, "a parameter without a name");
+            return;
+        }
+        for (int32_t i = 0; i < j; i++) {
+            if (strcmp(c->params[i].name, c->params[j].name) == 0) {
+                tv_fail(t, "two parameters named '%s'", c->params[j].name);
+                return;
+            }
+        }
+    }
+    for (int32_t j = 0; j < c->nblobs; j++) {
+        if (!c->blobs[j].name || !c->blobs[j].sha256 ||
+            (c->blobs[j].role != TV_INPUT && c->blobs[j].role != TV_EXPECTED)) {
+            tv_fail(t, "blob %ld lacks a name, a role or a sha256", (long)j);
+            return;
+        }
+    }
+}
+
+/* After the handler: a parameter or input blob it never asked for is a malformed case (a
+ * misspelt name would otherwise go unnoticed). */
+static void check_all_used(tv_ctx *t)
+{
+    for (int32_t j = 0; j < t->c->nparams && !t->failed; j++) {
+        if (!t->used_param[j]) {
+            tv_fail(t, "parameter '%s' is not one of the kernel's", t->c->params[j].name);
+        }
+    }
+    for (int32_t j = 0; j < t->c->nblobs && !t->failed; j++) {
+        if (t->c->blobs[j].role == TV_INPUT && !t->used_blob[j]) {
+            tv_fail(t, "input blob '%s' is not one of the kernel's", t->c->blobs[j].name);
+        }
+    }
+}
+
 int tv_run_case(tv_report *r, const tv_case *c, tv_load_fn load, void *env)
 {
     static tv_ctx ctx; /* large-ish; one case at a time */
     tv_ctx *t = &ctx;
     memset(t, 0, sizeof *t);
     t->c = c;
+    arenas_reset(t);
     tv_handler run = find_handler(c->kernel);
     if (!run) {
         tv_fail(t, "this runner has no handler for kernel '%s'", c->kernel);
     }
-    if (t->c->nparams > TV_MAX_PARAMS) {
-        tv_fail(t, "%ld parameters, more than TV_MAX_PARAMS = %d", (long)c->nparams, TV_MAX_PARAMS);
+    if (!t->failed) {
+        validate_case(t);
     }
     if (!t->failed) {
         load_blobs(t, load, env);
     }
     if (!t->failed) {
         run(t);
+    }
+    if (!t->failed) {
+        check_all_used(t);
     }
     if (!t->failed && t->nstatus == 0) {
         tv_fail(t, "the handler never reported the kernel's status (handler bug)");

@@ -407,10 +407,40 @@ typedef struct {
     char dir[TV_PATH_MAX]; /* the manifest's directory, with a trailing '/', or "" */
 } file_env;
 
+/* 1 when `file` names a path below the manifest's directory: not empty, not absolute, no ".."
+ * component, no backslash or drive colon (a manifest never reaches outside its directory). */
+static int relative_inside(const char *file)
+{
+    const char *p = file;
+    if (!file[0] || file[0] == '/' || strchr(file, '\\') || strchr(file, ':')) {
+        return 0;
+    }
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == 0 || (n == 2 && p[0] == '.' && p[1] == '.')) {
+            return 0;
+        }
+        p += n;
+        if (*p == '/') {
+            p++;
+            if (!*p) {
+                return 0; /* a trailing slash names a directory */
+            }
+        }
+    }
+    return 1;
+}
+
 static int load_file(void *env, const tv_blob *b, void *dst, size_t nbytes, char *msg, size_t msglen)
 {
     const file_env *fe = env;
     char path[TV_PATH_MAX];
+    if (!b->file || !relative_inside(b->file)) {
+        snprintf(msg, msglen, "file \"%s\" is not a relative path inside the manifest's "
+                              "directory", b->file ? b->file : "");
+        return 1;
+    }
     if (strlen(fe->dir) + strlen(b->file) + 1 > sizeof path) {
         snprintf(msg, msglen, "path too long");
         return 1;
@@ -435,27 +465,40 @@ static int load_file(void *env, const tv_blob *b, void *dst, size_t nbytes, char
 
 void tv_run_manifest(tv_report *r, const char *path)
 {
+    static char dir[TV_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+    if (dlen >= sizeof dir) {
+        tv_report_error(r, path, "path too long");
+        return;
+    }
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tv_report_error(r, path, "cannot open the manifest");
+        return;
+    }
+    tv_run_manifest_stream(r, f, dir, path);
+    fclose(f);
+}
+
+void tv_run_manifest_stream(tv_report *r, FILE *f, const char *dir, const char *path)
+{
     static case_buf cb;
     static file_env fe;
     static jr j;
     char key[32], gname[64] = "?", gversion[32] = "?";
     int32_t schema = -1, case_count = -1, ran = 0;
-    const char *slash = strrchr(path, '/');
-    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
 
-    if (dlen >= sizeof fe.dir) {
+    if (strlen(dir) >= sizeof fe.dir) {
         tv_report_error(r, path, "path too long");
         return;
     }
-    memcpy(fe.dir, path, dlen);
-    fe.dir[dlen] = '\0';
+    strcpy(fe.dir, dir);
     memset(&j, 0, sizeof j);
     j.line = 1;
-    j.f = fopen(path, "rb");
-    if (!j.f) {
-        tv_report_error(r, path, "cannot open the manifest");
-        return;
-    }
+    j.f = f;
     j.c = getc(j.f);
     expect(&j, '{');
     do {
@@ -514,7 +557,6 @@ void tv_run_manifest(tv_report *r, const char *path)
     if (!j.err && j.c != EOF) {
         jerr(&j, "text after the end of the manifest");
     }
-    fclose(j.f);
     if (!j.err && schema != 1) {
         jerr(&j, "no schema_version");
     }

@@ -60,14 +60,14 @@ static int32_t conv_out_len(int32_t L, int32_t K, int32_t stride, int32_t dilati
 
 static void run_conv1d_out_len(tv_ctx *t)
 {
+    int32_t L = tv_int(t, "L"), K = tv_int(t, "K"), stride = tv_int(t, "stride");
+    int32_t dilation = tv_int(t, "dilation"), padding = tv_int(t, "padding");
     int32_t *L_out = tv_out_s32(t, "L_out", 1);
     int32_t *pad_before = tv_out_s32(t, "pad_before", 1);
     if (!tv_ok(t)) {
         return;
     }
-    tv_status(t, tr_conv1d_out_len(L_out, pad_before, tv_int(t, "L"), tv_int(t, "K"),
-                                   tv_int(t, "stride"), tv_int(t, "dilation"),
-                                   tv_int(t, "padding")));
+    tv_status(t, tr_conv1d_out_len(L_out, pad_before, L, K, stride, dilation, padding));
     tv_check(t, "L_out", L_out);
     tv_check(t, "pad_before", pad_before);
 }
@@ -330,25 +330,26 @@ static void run_transport_dequantize_s8(tv_ctx *t)
 static void run_sgd_step_s8(tv_ctx *t)
 {
     int32_t n = tv_int(t, "n");
+    int32_t multiplier = tv_int(t, "multiplier"), shift = tv_int(t, "shift");
     int8_t *theta = tv_in_s8(t, "theta", n);     /* [n], updated in place */
     const int32_t *g = tv_in_s32(t, "g", n);     /* [n] */
     if (!tv_ok(t)) {
         return;
     }
-    tv_status(t, tr_sgd_step_s8(theta, g, n, tv_int(t, "multiplier"), tv_int(t, "shift")));
+    tv_status(t, tr_sgd_step_s8(theta, g, n, multiplier, shift));
     tv_check(t, "theta", theta);
 }
 
 static void run_reptile_interpolate_s8(tv_ctx *t)
 {
     int32_t n = tv_int(t, "n");
+    int32_t multiplier = tv_int(t, "multiplier"), shift = tv_int(t, "shift");
     int8_t *theta = tv_in_s8(t, "theta", n);     /* [n], updated in place */
     const int8_t *phi = tv_in_s8(t, "phi", n);   /* [n] */
     if (!tv_ok(t)) {
         return;
     }
-    tv_status(t, tr_reptile_interpolate_s8(theta, phi, n, tv_int(t, "multiplier"),
-                                           tv_int(t, "shift")));
+    tv_status(t, tr_reptile_interpolate_s8(theta, phi, n, multiplier, shift));
     tv_check(t, "theta", theta);
 }
 
@@ -356,6 +357,9 @@ static void run_dense_forward_s8(tv_ctx *t)
 {
     int32_t B = tv_int(t, "B"), I = tv_int(t, "I"), O = tv_int(t, "O");
     int32_t n_mult = tv_int(t, "n_mult");
+    int32_t x_zp = tv_int(t, "x_zero_point"), w_zp = tv_int(t, "w_zero_point");
+    int32_t y_zp = tv_int(t, "y_zero_point");
+    int32_t act_min = tv_int(t, "act_min"), act_max = tv_int(t, "act_max");
     const int8_t *x = tv_in_s8(t, "x", tv_mul(B, I));                 /* [B][I] */
     const int8_t *w = tv_in_s8(t, "w", tv_mul(O, I));                 /* [O][I] */
     const int32_t *bias = tv_in_s32(t, "bias", O);                    /* [O] */
@@ -365,10 +369,8 @@ static void run_dense_forward_s8(tv_ctx *t)
     if (!tv_ok(t)) {
         return;
     }
-    tv_status(t, tr_dense_forward_s8(y, x, w, bias, multiplier, shift, B, I, O, n_mult,
-                                     tv_int(t, "x_zero_point"), tv_int(t, "w_zero_point"),
-                                     tv_int(t, "y_zero_point"), tv_int(t, "act_min"),
-                                     tv_int(t, "act_max")));
+    tv_status(t, tr_dense_forward_s8(y, x, w, bias, multiplier, shift, B, I, O, n_mult, x_zp,
+                                     w_zp, y_zp, act_min, act_max));
     tv_check(t, "y", y);
 }
 
@@ -378,6 +380,8 @@ static void run_conv1d_forward_s8(tv_ctx *t)
     int32_t C_out = tv_int(t, "C_out"), K = tv_int(t, "K"), n_mult = tv_int(t, "n_mult");
     int32_t stride = tv_int(t, "stride"), dilation = tv_int(t, "dilation");
     int32_t padding = tv_int(t, "padding");
+    int32_t x_zp = tv_int(t, "x_zero_point"), y_zp = tv_int(t, "y_zero_point");
+    int32_t act_min = tv_int(t, "act_min"), act_max = tv_int(t, "act_max");
     int32_t L_out = conv_out_len(L, K, stride, dilation, padding);
     const int8_t *x = tv_in_s8(t, "x", tv_mul3(B, L, C_in));           /* [B][L][C_in] */
     const int8_t *w = tv_in_s8(t, "w", tv_mul3(C_out, K, C_in));       /* [C_out][K][C_in] */
@@ -389,9 +393,8 @@ static void run_conv1d_forward_s8(tv_ctx *t)
         return;
     }
     tv_status(t, tr_conv1d_forward_s8(y, x, w, bias, multiplier, shift, B, L, C_in, C_out, K,
-                                      n_mult, stride, dilation, padding,
-                                      tv_int(t, "x_zero_point"), tv_int(t, "y_zero_point"),
-                                      tv_int(t, "act_min"), tv_int(t, "act_max")));
+                                      n_mult, stride, dilation, padding, x_zp, y_zp, act_min,
+                                      act_max));
     tv_check(t, "y", y);
 }
 

@@ -780,7 +780,8 @@ def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
     """Batched Reptile (and FedAvg), the device's side: (phi, losses) after `epochs` passes
     over the k stored samples in the order order[e] (int32 [epochs, k]), in mini-batches of
     `batch` consecutive entries (the last one smaller when batch does not divide k), one
-    accum step each; losses [epochs * ceil(k / batch)] (tr_reptile_device_round_f32)."""
+    accum step each; losses [epochs * ceil(k / batch)] (tr_reptile_device_round_f32).
+    k = 0 (or epochs = 0) is an empty round: phi = theta, no loss."""
     k = check_model_call(model, theta, x, target, trains=True)
     epochs = ck.int_param("epochs", epochs, 0)
     batch = ck.int_param("batch", batch, 1)

@@ -9,7 +9,9 @@ checks every blob's sha256 again on the target, so a corrupted image fails inste
 """
 import pathlib
 
-from .format import check
+import os
+
+from .format import VectorFormatError, check, read_blob
 
 _DTYPE_ENUM = {"f32": "TV_F32", "s8": "TV_S8", "u8": "TV_U8", "s16": "TV_S16", "s32": "TV_S32"}
 
@@ -35,7 +37,8 @@ def c_source(root, kernels=()):
     cases = [c for c in manifest["cases"] if not kernels or c["kernel"] in kernels]
     missing = set(kernels) - {c["kernel"] for c in manifest["cases"]}
     if missing:
-        raise ValueError(f"no cases for kernel(s) {sorted(missing)}")
+        raise VectorFormatError(f"no cases for kernel(s) {sorted(missing)} (--kernels)",
+                                os.path.join(str(root), "manifest.json"))
     gen = manifest["generator"]
     origin = (f"{gen['name']} {gen['version']}, seed {manifest['provenance']['seed']}, "
               f"{len(cases)} of {len(manifest['cases'])} cases")
@@ -48,7 +51,10 @@ def c_source(root, kernels=()):
         for b in c["blobs"]:
             if b["sha256"] in data_names:
                 continue
-            data = (root / b["file"]).read_bytes()
+            try:  # the same checks as check(): inside the directory, size, sha256
+                data = read_blob(root, b).tobytes()
+            except VectorFormatError as exc:
+                raise VectorFormatError(exc.what, os.path.join(str(root), exc.file)) from None
             if not data:
                 data_names[b["sha256"]] = "tv_empty"
                 continue
@@ -96,6 +102,11 @@ def write_c(root, out, kernels=()):
     """Write the C source to `out`; returns the number of cases embedded."""
     text, n = c_source(root, kernels)
     out = pathlib.Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="ascii")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text, encoding="ascii")
+        os.replace(tmp, out)  # a reader never sees half a source
+    except OSError as exc:
+        raise VectorFormatError(f"cannot be written: {exc.strerror}", str(out)) from None
     return n

@@ -2,7 +2,9 @@
 
     vectors/manifest.json   schema_version, generator (name, version), provenance (seed, rng,
                             NumPy and Python versions), and the list of cases
-    vectors/schema.json     the JSON Schema (draft 2020-12) the manifest obeys
+    vectors/schema.json     a copy of the JSON Schema (draft 2020-12) the manifest obeys; the
+                            tool ships its own (tinyreptile_ref/vectors/schema.json) and checks
+                            against that one only, never against the directory's
     vectors/blobs/<kernel>/<case>.<blob>.<in|out>.bin
                             one array per file: raw little-endian bytes in C order, float32
                             stored as its IEEE-754 bits; an empty array is an empty file
@@ -13,12 +15,17 @@ that say what the case is for. A float32 scalar parameter is a string "f32:0x3dc
 so no decimal text ever stands between the generator and the C runner.
 
 This module writes and reads that format and checks it (schema, files, checksums); it knows
-nothing about kernels. The cases themselves come from tinyreptile_ref/vectors/cases/ (one module per kernel family).
+nothing about kernels. Reading is defensive: every error is a VectorFormatError naming the file
+(see check()); no path leaves the vectors directory, no symlink or special file is opened, and
+sizes are checked before anything is read. The cases themselves come from tinyreptile_ref/vectors/cases/ (one module per kernel family).
 """
 import hashlib
 import json
+import math
+import os
 import pathlib
 import re
+import stat
 
 import numpy as np
 
@@ -43,8 +50,31 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
+#: The schema the tool checks every manifest against (shipped in the package).
+SCHEMA_PATH = pathlib.Path(__file__).resolve().with_name("schema.json")
+
+#: Limits checked before reading: the manifest's size, one blob's size, JSON nesting depth.
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_BLOB_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 16
+
+
 class VectorFormatError(ValueError):
-    """The vectors on disk do not obey the format (schema, files or checksums)."""
+    """The vectors on disk do not obey the format (schema, files or checksums).
+
+    `file` is the file at fault (None when the caller knows it better); str() gives
+    "<file>: <what>"."""
+
+    def __init__(self, what, file=None):
+        super().__init__(what)
+        self.what, self.file = what, file
+
+    def __str__(self):
+        return f"{self.file}: {self.what}" if self.file is not None else self.what
+
+    def at(self, file):
+        """The same error, attributed to `file` unless it already names one."""
+        return self if self.file is not None else VectorFormatError(self.what, file)
 
 
 def f32_param(value):
@@ -130,14 +160,18 @@ def manifest_text(manifest):
 def write(root, cases, generator, provenance):
     """Write `cases` (Case objects, in order) under `root`: blobs/ and manifest.json.
 
-    Everything the generator owns (manifest.json and blobs/) is replaced; other files in `root`
-    (schema.json, README.md) are left alone. Returns the manifest dict."""
+    Everything the generator owns (manifest.json, blobs/ and schema.json, a copy of the
+    shipped schema) is replaced; other files in `root` (README.md) are left alone. Returns the
+    manifest dict."""
     root = pathlib.Path(root)
     blobs_dir = root / "blobs"
-    if blobs_dir.exists():
+    if blobs_dir.is_symlink() or (blobs_dir.exists() and not blobs_dir.is_dir()):
+        blobs_dir.unlink()
+    elif blobs_dir.exists():
         for p in sorted(blobs_dir.rglob("*"), reverse=True):
-            p.rmdir() if p.is_dir() else p.unlink()
+            p.rmdir() if p.is_dir() and not p.is_symlink() else p.unlink()
         blobs_dir.rmdir()
+    (root / "schema.json").write_bytes(SCHEMA_PATH.read_bytes())
     counters = {}
     entries = []
     for case in cases:
@@ -162,28 +196,181 @@ def write(root, cases, generator, provenance):
     return manifest
 
 
+# ------------------------------------------------------------------ safe reading
+
+_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _relative_parts(rel):
+    """The components of `rel`, a relative path that stays inside the vectors directory: no
+    absolute path, no '..' or '.' component, no empty component, no backslash or NUL."""
+    if not isinstance(rel, str) or not rel:
+        raise VectorFormatError("is not a file name", repr(rel))
+    parts = rel.split("/")
+    for part in parts:
+        if not _PART.fullmatch(part) or part in (".", ".."):
+            raise VectorFormatError("is not a relative path inside the vectors directory", rel)
+    return parts
+
+
+def read_file(root, rel, limit, size=None):
+    """The bytes of the regular file `root`/`rel`, never following a symlink (at any
+    component below `root`), never opening a FIFO, device or socket, and refusing a file larger
+    than `limit` bytes (or not exactly `size`, when given) before reading it."""
+    root = pathlib.Path(root)
+    parts = _relative_parts(rel)
+    path = root
+    for k, part in enumerate(parts):
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            raise VectorFormatError(f"cannot be read: {exc.strerror}", rel) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise VectorFormatError("is a symbolic link" if k + 1 == len(parts)
+                                    else f"{'/'.join(parts[:k + 1])} is a symbolic link", rel)
+        if k + 1 < len(parts) and not stat.S_ISDIR(st.st_mode):
+            raise VectorFormatError(f"{'/'.join(parts[:k + 1])} is not a directory", rel)
+    if not stat.S_ISREG(st.st_mode):
+        raise VectorFormatError("is not a regular file", rel)
+    if st.st_size > limit:
+        raise VectorFormatError(f"{st.st_size} bytes, more than the limit of {limit}", rel)
+    if size is not None and st.st_size != size:
+        raise VectorFormatError(f"{st.st_size} bytes, expected {size}", rel)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise VectorFormatError(f"cannot be read: {exc.strerror}", rel) from None
+    try:
+        st2 = os.fstat(fd)
+        if not stat.S_ISREG(st2.st_mode) or (st2.st_dev, st2.st_ino) != (st.st_dev, st.st_ino):
+            raise VectorFormatError("changed while being read", rel)
+        chunks, left = [], st.st_size + 1  # one byte more: a file that grew is refused
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise VectorFormatError(f"cannot be read: {exc.strerror}", rel) from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) != st.st_size:
+        raise VectorFormatError("changed while being read", rel)
+    return data
+
+
+def _max_depth(text):
+    """The deepest nesting of [ and { in JSON text (strings skipped)."""
+    depth = deepest = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise VectorFormatError(f"duplicate key {dup!r}")
+    return dict(pairs)
+
+
+def _no_constant(name):
+    raise VectorFormatError(f"{name} is not a JSON number")
+
+
+def parse_json(data, file):
+    """JSON from bytes, strictly: ASCII only, nesting at most MAX_DEPTH, no duplicate keys, no
+    NaN/Infinity. Raises VectorFormatError naming `file`."""
+    bad = next((k for k, b in enumerate(data) if b >= 0x80), None)
+    if bad is not None:
+        raise VectorFormatError(f"non-ASCII byte 0x{data[bad]:02x} at offset {bad}", file)
+    text = data.decode("ascii")
+    if _max_depth(text) > MAX_DEPTH:
+        raise VectorFormatError(f"JSON nested deeper than {MAX_DEPTH} levels", file)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except VectorFormatError as exc:
+        raise exc.at(file) from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise VectorFormatError(f"invalid JSON: {getattr(exc, 'msg', exc)}{where}", file) from None
+
+
 def load_manifest(root):
-    return json.loads((pathlib.Path(root) / "manifest.json").read_text(encoding="ascii"))
+    """The manifest of the vectors directory `root`, parsed strictly (parse_json); not yet
+    checked against the schema (check() does that)."""
+    return parse_json(read_file(root, "manifest.json", MAX_MANIFEST_BYTES), "manifest.json")
+
+
+def blob_size(blob):
+    """The byte size a (schema-valid) blob entry's shape and dtype give, in exact integer
+    arithmetic; refused when the element count does not fit int32 (as the C runner requires)
+    or the size exceeds MAX_BLOB_BYTES."""
+    count = math.prod(int(s) for s in blob["shape"])
+    if count > 2**31 - 1:
+        raise VectorFormatError(f"shape {blob['shape']} has {count} elements, more than int32 holds",
+                                blob["file"])
+    nbytes = count * DTYPES[blob["dtype"]].itemsize
+    if nbytes > MAX_BLOB_BYTES:
+        raise VectorFormatError(f"shape {blob['shape']} needs {nbytes} bytes, more than the limit "
+                                f"of {MAX_BLOB_BYTES}", blob["file"])
+    return nbytes
 
 
 def read_blob(root, blob, verify=True):
-    """The array a manifest blob entry stands for; checks size and (by default) sha256."""
-    try:
-        data = (pathlib.Path(root) / blob["file"]).read_bytes()
-    except OSError as exc:
-        raise VectorFormatError(f"{blob['file']}: cannot be read: {exc.strerror}") from exc
+    """The array a manifest blob entry stands for; checks size (before reading) and, by
+    default, sha256."""
+    nbytes = blob_size(blob)
+    data = read_file(root, blob["file"], MAX_BLOB_BYTES, size=nbytes)
     if verify and sha256(data) != blob["sha256"]:
-        raise VectorFormatError(f"{blob['file']}: sha256 {sha256(data)} does not match the "
-                                f"manifest's {blob['sha256']}")
-    dt = DTYPES[blob["dtype"]]
-    count = int(np.prod(blob["shape"], dtype=np.int64))
-    if len(data) != count * dt.itemsize:
-        raise VectorFormatError(f"{blob['file']}: {len(data)} bytes, expected {count} x "
-                                f"{dt.itemsize} for shape {blob['shape']}")
-    return np.frombuffer(data, dtype=dt).reshape(blob["shape"])
+        raise VectorFormatError(f"sha256 {sha256(data)} does not match the manifest's "
+                                f"{blob['sha256']}", blob["file"])
+    return np.frombuffer(data, dtype=DTYPES[blob["dtype"]]).reshape(blob["shape"])
 
 
 # ---------------------------------------------------------------- schema validation
+
+def _same_json(a, b):
+    """JSON equality with JSON's types: 0.0 is not 0, true is not 1 (Python's == says both)."""
+    kind = lambda v: "number" if type(v) in (int, float) else type(v).__name__  # noqa: E731
+    if kind(a) != kind(b) or type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _ecma_search(pattern, text):
+    """re.search with the pattern's '$' anchoring at the very end, as in JSON Schema's
+    ECMA-262 regular expressions (Python's '$' also matches before a final newline)."""
+    out, k, in_class = [], 0, False
+    while k < len(pattern):
+        ch = pattern[k]
+        if ch == "\\":
+            out.append(pattern[k:k + 2])
+            k += 2
+            continue
+        if ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        out.append(r"\Z" if ch == "$" and not in_class else ch)
+        k += 1
+    return re.search("".join(out), text) is not None
+
 
 def validate_schema(instance, schema, path="$", root=None):
     """Validate `instance` against the subset of JSON Schema (draft 2020-12) that
@@ -216,12 +403,12 @@ def validate_schema(instance, schema, path="$", root=None):
         types = t if isinstance(t, list) else [t]
         if not any(ok[x] for x in types):
             raise fail(f"expected {t}, got {type(instance).__name__} {instance!r:.60}")
-    if "enum" in schema and instance not in schema["enum"]:
+    if "enum" in schema and not any(_same_json(instance, v) for v in schema["enum"]):
         raise fail(f"{instance!r} is not one of {schema['enum']}")
-    if "const" in schema and instance != schema["const"]:
+    if "const" in schema and not _same_json(instance, schema["const"]):
         raise fail(f"{instance!r} is not {schema['const']!r}")
     if isinstance(instance, str):
-        if "pattern" in schema and not re.search(schema["pattern"], instance):
+        if "pattern" in schema and not _ecma_search(schema["pattern"], instance):
             raise fail(f"{instance!r} does not match {schema['pattern']!r}")
         if len(instance) < schema.get("minLength", 0):
             raise fail(f"{instance!r} is shorter than {schema['minLength']}")
@@ -257,39 +444,116 @@ def validate_schema(instance, schema, path="$", root=None):
                 validate_schema(v, schema["items"], f"{path}[{k}]", root)
 
 
+def _strings(v):
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            yield k
+            yield from _strings(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from _strings(x)
+
+
+def _walk_files(root, top):
+    """Every file below root/top (relative POSIX paths); a symlink or special file there is an
+    error, not a file."""
+    out = []
+    pending = [top]
+    while pending:
+        rel = pending.pop()
+        try:
+            entries = sorted(os.scandir(pathlib.Path(root) / rel), key=lambda e: e.name)
+        except OSError as exc:
+            raise VectorFormatError(f"cannot be listed: {exc.strerror}", rel) from None
+        for e in entries:
+            sub = f"{rel}/{e.name}"
+            if e.is_symlink():
+                raise VectorFormatError("is a symbolic link", sub)
+            if e.is_dir(follow_symlinks=False):
+                pending.append(sub)
+            elif e.is_file(follow_symlinks=False):
+                out.append(sub)
+            else:
+                raise VectorFormatError("is not a regular file", sub)
+    return out
+
+
 def check(root, schema_path=None):
-    """Check a vectors directory completely: the manifest against the schema, then what a
-    schema cannot say: unique ids, case_count, blob names unique per role, every file present
-    with the stated size and sha256, no file under blobs/ that the manifest does not name.
-    Returns the manifest. Raises VectorFormatError."""
+    """Check a vectors directory completely: the manifest against the schema (the shipped one,
+    SCHEMA_PATH, unless `schema_path` names another: never the directory's own schema.json,
+    which must be a byte-identical copy when present), then what a schema cannot say: unique
+    ids, case_count, ASCII strings, blob names unique per role, every file a regular file
+    inside the directory with the stated size and sha256, no other file under blobs/.
+    Returns the manifest. Raises VectorFormatError naming the file at fault (below `root`)."""
     root = pathlib.Path(root)
+    if not root.is_dir():
+        raise VectorFormatError("is not a directory" if root.exists() else "does not exist",
+                                str(root))
+    try:
+        return _check(root, schema_path)
+    except VectorFormatError as exc:
+        raise VectorFormatError(exc.what, os.path.join(str(root), exc.file or "")) from None
+
+
+def _check(root, schema_path):
+    mf = "manifest.json"
+    schema_file = pathlib.Path(schema_path) if schema_path else SCHEMA_PATH
+    try:
+        schema_bytes = schema_file.read_bytes()
+    except OSError as exc:
+        raise VectorFormatError(f"cannot be read: {exc.strerror}", str(schema_file)) from None
+    schema = parse_json(schema_bytes, str(schema_file))
+    if os.path.lexists(root / "schema.json"):
+        copy = read_file(root, "schema.json", MAX_MANIFEST_BYTES)
+        if schema_path is None and copy != schema_bytes:
+            raise VectorFormatError("differs from the schema the tool ships "
+                                    "(make vectors writes the copy)", "schema.json")
     manifest = load_manifest(root)
-    schema = json.loads(pathlib.Path(schema_path or root / "schema.json").read_text())
-    validate_schema(manifest, schema)
+    try:
+        validate_schema(manifest, schema)
+    except VectorFormatError as exc:
+        raise exc.at(mf) from None
+    for text in _strings(manifest):
+        if not all(" " <= ch <= "~" for ch in text):
+            raise VectorFormatError(f"string {text!r:.60} holds a character outside printable "
+                                    "ASCII", mf)
     if manifest["case_count"] != len(manifest["cases"]):
-        raise VectorFormatError(f"case_count {manifest['case_count']} != {len(manifest['cases'])} cases")
+        raise VectorFormatError(f"case_count {manifest['case_count']} != "
+                                f"{len(manifest['cases'])} cases", mf)
     ids = set()
     named = set()
     for c in manifest["cases"]:
         if c["id"] in ids:
-            raise VectorFormatError(f"{c['id']}: duplicate case id")
+            raise VectorFormatError(f"{c['id']}: duplicate case id", mf)
         ids.add(c["id"])
         if not c["id"].startswith(c["kernel"] + "/"):
-            raise VectorFormatError(f"{c['id']}: id does not start with its kernel {c['kernel']}/")
+            raise VectorFormatError(f"{c['id']}: id does not start with its kernel "
+                                    f"{c['kernel']}/", mf)
         keys = set()
         for b in c["blobs"]:
             if (b["name"], b["role"]) in keys:
-                raise VectorFormatError(f"{c['id']}: two {b['role']} blobs named {b['name']}")
+                raise VectorFormatError(f"{c['id']}: two {b['role']} blobs named {b['name']}", mf)
             keys.add((b["name"], b["role"]))
             if b["file"] in named:
-                raise VectorFormatError(f"{c['id']}: {b['file']} is named twice")
+                raise VectorFormatError(f"{c['id']}: {b['file']} is named twice", mf)
             named.add(b["file"])
             read_blob(root, b)
         for k, v in c["params"].items():
             if isinstance(v, str) and v.startswith("f32:"):
-                f32_from_param(v)
-    on_disk = {p.relative_to(root).as_posix() for p in (root / "blobs").rglob("*") if p.is_file()}
-    stray = sorted(on_disk - named)
+                try:
+                    f32_from_param(v)
+                except VectorFormatError as exc:
+                    raise exc.at(mf) from None
+    try:
+        st = os.lstat(root / "blobs")
+    except OSError as exc:
+        raise VectorFormatError(f"cannot be read: {exc.strerror}", "blobs") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise VectorFormatError("is not a directory", "blobs")
+    stray = sorted(set(_walk_files(root, "blobs")) - named)
     if stray:
-        raise VectorFormatError(f"{len(stray)} file(s) under blobs/ not in the manifest, e.g. {stray[0]}")
+        raise VectorFormatError(f"{len(stray)} file(s) under blobs/ not in the manifest, "
+                                f"e.g. {stray[0]}", stray[0])
     return manifest
