@@ -164,8 +164,10 @@ mcu-demos: $(MCU_DEMO_ELFS)
 # Every project object built for a hard-float board must be free of fused
 # multiply-add instructions (library code is not checked); the check reads each
 # object's ISA (Arm or RISC-V) from its ELF header.
+# An including Makefile adds the objects of the programs it defines the same way
+# (mcu-check-fma: $(foreach b,$(MCU_HARDFLOAT_BOARDS),$(MCU_OBJS_$(b)))).
 mcu-check-fma: $(foreach b,$(MCU_HARDFLOAT_BOARDS),$(MCU_OBJS_$(b)))
-	$(Q)CROSS=$(CROSS) CROSS_RISCV=$(CROSS_RISCV) mcu/tools/check-no-fma.sh $(sort $(foreach b,$(MCU_HARDFLOAT_BOARDS),$(MCU_OBJS_$(b)))) >/dev/null
+	$(Q)CROSS=$(CROSS) CROSS_RISCV=$(CROSS_RISCV) mcu/tools/check-no-fma.sh $(sort $(filter %.o,$^)) >/dev/null
 
 mcu-selftest:
 	$(Q)CROSS=$(CROSS) CROSS_RISCV=$(CROSS_RISCV) QEMU=$(QEMU_ARM) QEMU_RISCV=$(QEMU_RISCV) mcu/selftest/selftest.sh

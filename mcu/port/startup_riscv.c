@@ -13,16 +13,62 @@
  *   - a stack guard: one locked PMP region (which binds machine mode too) makes the 4 KiB
  *     below the stack (mcu/port/riscv-virt.ld: [__heap_end, __stack)) inaccessible, so an
  *     overflow faults instead of running into the heap and .bss;
+ *   - stdout and stderr on QEMU's stdout and stderr (picolibc's send both to stderr);
  *   - its own trap handler, on a private stack: every exception or interrupt prints
  *     "tr_port: FATAL <cause> mcause=... mepc=... mtval=..." (and "tr_port: stack overflow"
  *     when the fault address is in the guard) on stderr and exits with status 70, as the Arm
  *     port does (picolibc's own handler would exit 1, a runner failure's status).
  */
+#include <semihost.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "fpenv.h"
+
+/*
+ * stdout and stderr as two semihosting files, as newlib's rdimon has them on Arm: ":tt"
+ * opened for writing is the debugger's (QEMU's) stdout, opened for appending its stderr.
+ * picolibc's own streams (libsemihost's iob.c, which these definitions replace) write both
+ * with SYS_WRITEC to QEMU's stderr, so a program's output could not be told from its
+ * errors. Opened on first use; characters are written one semihosting call each.
+ */
+static int tr_port_out_fd = -1;
+static int tr_port_err_fd = -1;
+
+static int tr_port_tt_put(int *fd, int mode, char c)
+{
+    if (*fd < 0)
+        *fd = sys_semihost_open(":tt", mode);
+    if (*fd < 0)
+        return EOF;
+    return sys_semihost_write(*fd, &c, 1) == 0 ? (unsigned char)c : EOF;
+}
+
+static int tr_port_out_put(char c, FILE *f)
+{
+    (void)f;
+    return tr_port_tt_put(&tr_port_out_fd, SH_OPEN_W, c);
+}
+
+static int tr_port_err_put(char c, FILE *f)
+{
+    (void)f;
+    return tr_port_tt_put(&tr_port_err_fd, SH_OPEN_A, c);
+}
+
+static int tr_port_no_get(FILE *f)
+{
+    (void)f;
+    return EOF;
+}
+
+static FILE tr_port_stdout = FDEV_SETUP_STREAM(tr_port_out_put, NULL, NULL, _FDEV_SETUP_WRITE);
+static FILE tr_port_stderr = FDEV_SETUP_STREAM(tr_port_err_put, NULL, NULL, _FDEV_SETUP_WRITE);
+static FILE tr_port_stdin = FDEV_SETUP_STREAM(NULL, tr_port_no_get, NULL, _FDEV_SETUP_READ);
+FILE *const stdout = &tr_port_stdout;
+FILE *const stderr = &tr_port_stderr;
+FILE *const stdin = &tr_port_stdin;
 
 #define TR_PORT_EXIT_FAULT 70
 #define TR_PORT_GUARD_BYTES 4096u
