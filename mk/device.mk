@@ -52,3 +52,25 @@ device-size: mcu-toolchain $(DEVICE_ELFS) ## Measured device memory (RAM, stack,
 	$(Q)mkdir -p $(DEVICE_OUT)
 	$(Q)$(PYTHON) mcu/tools/devmem.py --build $(MCU_BUILD)/m4f --qemu-machine $(MCU_MACHINE_m4f) \
 	  --json $(DEVICE_OUT)/devmem.json --markdown $(DEVICE_OUT)/devmem.md $(DEVICE_VARIANTS)
+
+# The firmware's own floating-point environment check (mcu/port/fpenv.h), for start-up code
+# that does not check: a build whose port start-up skips its check (TR_PORT_NO_FPENV_CHECK)
+# and sets the mode before main (TR_PORT_TEST_FPENV: FZ on Arm, frm=RTZ on RISC-V) must
+# refuse to train, print "result: refused: ..." and exit 71.
+DEVICE_FPENV_BUILD := $(BUILD)/mcu-fpenv
+DEVICE_FPENV_CASES := m4f:0x01000000:FZ rv32imafc:1:frm=RTZ
+.PHONY: device-fpenv-test
+device-fpenv-test: mcu-toolchain
+	$(Q)for c in $(DEVICE_FPENV_CASES); do \
+	  b=$${c%%:*}; rest=$${c#*:}; v=$${rest%%:*}; what=$${rest#*:}; \
+	  elf=$(DEVICE_FPENV_BUILD)/$$b/fw-sine-tinyreptile-fused.elf; \
+	  $(MAKE) -s --no-print-directory MCU_BUILD=$(DEVICE_FPENV_BUILD) \
+	    MCU_EXTRA_CFLAGS="-DTR_PORT_NO_FPENV_CHECK -DTR_PORT_TEST_FPENV=$$v" $$elf >/dev/null || exit 1; \
+	  out=$$(mcu/tools/run-qemu.sh $$b $$elf $(MCU_TIMEOUT) 2>&1); rc=$$?; \
+	  if [ $$rc -eq 71 ] && printf '%s\n' "$$out" | grep -q "^result: refused: floating-point environment: .*$$what" && \
+	     ! printf '%s\n' "$$out" | grep -q '^theta_sha256'; then \
+	    echo "  ok    $$b firmware with $$what set: $$(printf '%s\n' "$$out" | grep '^result:') (exit 71)"; \
+	  else echo "  FAIL  $$b firmware with $$what set: exit $$rc"; printf '%s\n' "$$out" | sed 's/^/        /'; exit 1; fi; \
+	done
+
+device-test: device-fpenv-test

@@ -102,7 +102,7 @@ MCU_ARCH_$(1) := $(8)
 MCU_CC_$(1) = $$(MCU_CROSS_$(5))gcc
 MCU_OBJDUMP_$(1) = $$(MCU_CROSS_$(5))objdump
 MCU_PORT_SRCS_$(1) = $$(MCU_PORTSRC_$(5))
-MCU_CFLAGS_$(1) = $(8) $$(MCU_COMMON_CFLAGS) $$(MCU_LIBC_CFLAGS_$(6))
+MCU_CFLAGS_$(1) = $$(MCU_COMMON_CFLAGS) $(8) $$(MCU_LIBC_CFLAGS_$(6))
 MCU_LDFLAGS_$(1) = -T $(7) $$(MCU_LDFLAGS_$(6)) -Wl,--gc-sections \
   $$(if $$(MCU_STACK_SIZE),-Wl$$(mcu_comma)--defsym=__stack_size__=$$(MCU_STACK_SIZE))
 endef
