@@ -64,7 +64,8 @@ MCU_CPPFLAGS ?= -Icsrc -Imcu/port -Imcu/firmware
 
 # ---- linker flags --------------------------------------------------------
 # Own start-up (mcu/port/startup.c) instead of newlib's crt0; newlib libc plus
-# libgloss semihosting system calls (rdimon).
+# libgloss semihosting system calls (rdimon). MCU_LDSCRIPT and MCU_LDFLAGS are the
+# MPS2 boards' (m3, m4f); the rules use each board's MCU_LDFLAGS_<board>.
 MCU_LDSCRIPT := mcu/port/mps2.ld
 # MCU_STACK_SIZE (bytes, multiple of 8) overrides mps2.ld's 64 KiB stack.
 MCU_STACK_SIZE ?=
