@@ -106,24 +106,28 @@ vectors-test: $(BUILD)/host/tv_runner_files $(BUILD)/host/tv_runner_files_asan $
 	@echo "== host, vectors embedded as const arrays"
 	$(Q)$(BUILD)/host/tv_runner_embedded
 
-# Every vector on both MCU targets under QEMU: embedded in the image, and read from vectors/
-# through semihosting (QEMU runs in the repository root). Built by mk/mcu.mk's mcu_program
-# with the targets' flags; run-qemu.sh fails on a non-zero status, a fault or a timeout.
+# Every vector on every board of mk/boards.mk under QEMU: embedded in the image, and read from
+# vectors/ through semihosting (QEMU runs in the repository root). Built by mk/mcu.mk's
+# mcu_program with the boards' flags; run-qemu.sh fails on a non-zero status, a fault or a
+# timeout. MCU_VEC_BOARDS=m4f runs one board.
 MCU_CPPFLAGS += -Itests/runner
-$(call mcu_program,tv_runner_embedded,$(RUNNER_CORE) tests/runner/tv_main_embedded.c $(BUILD)/vectors/tv_embedded.c $(MCU_KERNEL_SRCS))
-$(call mcu_program,tv_runner_files,$(RUNNER_FILES) $(MCU_KERNEL_SRCS))
-MCU_VEC_ELFS := $(foreach t,$(MCU_TARGETS),$(MCU_BUILD)/$(t)/tv_runner_embedded.elf $(MCU_BUILD)/$(t)/tv_runner_files.elf)
+MCU_VEC_BOARDS ?= $(MCU_BOARDS)
+$(call mcu_program,tv_runner_embedded,$(RUNNER_CORE) tests/runner/tv_main_embedded.c $(BUILD)/vectors/tv_embedded.c $(MCU_KERNEL_SRCS),$(MCU_BOARDS))
+$(call mcu_program,tv_runner_files,$(RUNNER_FILES) $(MCU_KERNEL_SRCS),$(MCU_BOARDS))
+MCU_VEC_ELFS := $(foreach t,$(MCU_VEC_BOARDS),$(MCU_BUILD)/$(t)/tv_runner_embedded.elf $(MCU_BUILD)/$(t)/tv_runner_files.elf)
 
-mcu-test: mcu-toolchain ## Every vector on Cortex-M4F and Cortex-M3 under QEMU (embedded and semihosted), the no-FMA check, the port self-test (exit status, crash, hang), the TinyReptile firmware
+mcu-test: mcu-toolchain ## Every vector on every board of mk/boards.mk under QEMU (embedded and semihosted), the no-FMA check, the port self-test (exit status, crash, hang, FPU environment), the TinyReptile firmware
 	$(Q)$(MAKE) --no-print-directory mcu-selftest mcu-vectors device-test
 
 mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
-	@echo "== no fused multiply-add in any Cortex-M4F object (mcu/tools/check-no-fma.sh)"
-	$(Q)for t in $(MCU_TARGETS); do \
-	  case $$t in m4f) m=$(MCU_MACHINE_m4f);; m3) m=$(MCU_MACHINE_m3);; esac; \
+	@echo "== no fused multiply-add in any object of a hard-float board (mcu/tools/check-no-fma.sh): $(MCU_HARDFLOAT_BOARDS)"
+	$(Q)for t in $(MCU_VEC_BOARDS); do \
 	  for mode in embedded files; do \
-	    echo "== $$t ($$m), vectors $$mode"; \
-	    mcu/tools/run-qemu.sh $$m $(MCU_BUILD)/$$t/tv_runner_$$mode.elf $(MCU_TIMEOUT) || exit 1; \
+	    echo "== $$t, vectors $$mode"; \
+	    s=$$(date +%s); \
+	    out=$$(mcu/tools/run-qemu.sh $$t $(MCU_BUILD)/$$t/tv_runner_$$mode.elf $(MCU_TIMEOUT) 2>&1); rc=$$?; \
+	    if [ $$rc -ne 0 ]; then printf '%s\n' "$$out"; echo "FAIL: $$t vectors $$mode (exit $$rc)"; exit 1; fi; \
+	    echo "   $$(printf '%s\n' "$$out" | tail -n 1) ($$(( $$(date +%s) - s )) s)"; \
 	  done; \
 	done
 
@@ -132,6 +136,9 @@ include mk/device.mk
 
 # libFuzzer on the vector runner (fuzz, fuzz-test).
 include mk/fuzz.mk
+
+# The no-FMA check covers every object of the hard-float boards that run (MCU_VEC_BOARDS).
+mcu-check-fma: $(sort $(foreach b,$(filter $(MCU_VEC_BOARDS),$(MCU_HARDFLOAT_BOARDS)),$(MCU_OBJS_$(b))))
 
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile

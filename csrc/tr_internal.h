@@ -87,4 +87,19 @@ void tr__mse_terms(float *acc, float *dpred, const float *pred, const float *tar
 void tr__softmax_xent_row(float *acc, float *g, const float *z, int32_t label, int32_t C,
                           float fB);
 
+/* Cortex-M55 and other Armv8.1-M parts with MVE floating point (Helium): MVE's vector float
+ * instructions always flush subnormals to zero and return the default NaN, whatever FPSCR.FZ
+ * and FPSCR.DN say (the Armv8.1-M pseudocode runs them with StandardFPSCRValue()); only the
+ * scalar FPU honours FPSCR. GCC's vectoriser turns the four-accumulator loops of the float
+ * kernels into such instructions at -O2 and -O3, which changes bits on subnormal products and
+ * 0*inf. So every file of the float library keeps its loops away from the vectoriser when the
+ * target has MVE floating point; other targets (and the int8 files, which do not include this
+ * header) keep their vectorisation. The pragma applies to the functions that follow it, and
+ * this header is included before any of them. */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-vectorize")
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__clang__)
+#pragma clang attribute push(__attribute__((target("no-mve.fp"))), apply_to = function)
+#endif
+
 #endif /* TR_INTERNAL_H */

@@ -63,7 +63,7 @@ def build_host(tmp_path, variant, edit=None):
     exe = tmp_path / f"fw_{variant}"
     subprocess.run([shutil.which("cc") or "gcc", *CFLAGS, f"-I{ROOT / 'csrc'}", f"-I{ROOT / 'mcu' / 'port'}",
                     f"-I{ROOT / 'mcu' / 'firmware'}", f"-I{ROOT / 'tests' / 'runner'}", str(ROOT / "mcu" / "firmware" / "tinyreptile_fw.c"),
-                    str(src), str(ROOT / "mcu" / "port" / "stackmark.c"),
+                    str(src), str(ROOT / "mcu" / "port" / "stackmark.c"), str(ROOT / "mcu" / "port" / "fpenv.c"),
                     str(ROOT / "tests" / "runner" / "tv_sha256.c"),
                     *map(str, sorted((ROOT / "csrc").glob("*.c"))), "-o", str(exe)],
                    check=True, capture_output=True, text=True)

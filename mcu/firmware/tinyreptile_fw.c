@@ -15,12 +15,14 @@
  *   theta_sha256, expected_sha256, result
  * stack_used is the high-water mark (mcu/port/stackmark.h) from reset through the training
  * rounds, measured before anything is printed; stack_baseline the same with no training.
- * Exit status 0 when the digest equals the expected one, 1 when not, 2 on a status error.
+ * Exit status 0 when the digest equals the expected one, 1 when not, 2 on a status error,
+ * 71 (TR_PORT_EXIT_FPENV) when the FPU is not in the contract's mode (mcu/port/fpenv.h).
  * The same source builds on the host (stack figures 0).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "fpenv.h"
 #include "stackmark.h"
 #include "tinyreptile_fw.h"
 #include "tv.h"
@@ -43,7 +45,14 @@ int main(void)
     size_t baseline, used;
     char digest[65];
     int st;
+    const char *fpenv = tr_port_fpenv_problem();
 
+    /* The numerics contract needs round to nearest, no flush-to-zero, no default NaN
+     * (mcu/port/fpenv.h); the port's start-up checks too, an SDK's may not. */
+    if (fpenv != NULL) {
+        printf("result: refused: floating-point environment: %s\n", fpenv);
+        return TR_PORT_EXIT_FPENV;
+    }
     st = tr_model_arena_size(&need, m, c->mode == TR_TRAIN_ACCUM ? c->batch : 1,
                              c->mode == TR_TRAIN_ACCUM ? c->k : 1, c->mode);
     if (st != TR_OK) {

@@ -40,6 +40,10 @@ static const char *target_name(void)
     return "arm hard-float";
 #elif defined(__arm__)
     return "arm soft-float";
+#elif defined(__riscv) && defined(__riscv_flen)
+    return "riscv hard-float";
+#elif defined(__riscv)
+    return "riscv soft-float";
 #else
     return "host";
 #endif

@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
 # mcu/tools/check-no-fma.sh OBJ_OR_ELF...
 #
-# Disassembles each object or ELF with $(CROSS)objdump -d and fails if any
-# fused multiply-add instruction (vfma, vfms, vfnma, vfnms, in any form or
-# condition) appears. Fused operations round once instead of twice, so they
-# break bit-exactness against the NumPy twin; every build must use
-# -ffp-contract=off.
+# Disassembles each object or ELF and fails if any fused multiply-add instruction appears.
+# Fused operations round once instead of twice, so they break bit-exactness against the
+# NumPy twin; every build must use -ffp-contract=off. The ISA comes from the ELF header
+# (e_machine), so one call can mix boards:
+#   Arm (EM_ARM, 40)      $(CROSS)objdump: vfma, vfms, vfnma, vfnms in any form, size or
+#                         condition (VFP scalar, and MVE's vector forms vfma.f32 q, vfmas)
+#   RISC-V (EM_RISCV, 243) $(CROSS_RISCV)objdump: fmadd, fmsub, fnmadd, fnmsub (.s .d .h .q)
+#                         and the vector extension's vfmacc, vfnmacc, vfmsac, vfnmsac,
+#                         vfmadd, vfnmadd, vfmsub, vfnmsub (and their widening vfw* forms)
 #
 # Exit status: 0 none found, 1 found (each one is named with its function
 # and address), 2 usage error or objdump failure.
 set -eu
 
 CROSS=${CROSS:-arm-none-eabi-}
-OBJDUMP=${OBJDUMP:-${CROSS}objdump}
+CROSS_RISCV=${CROSS_RISCV:-riscv64-unknown-elf-}
+OBJDUMP_ARM=${OBJDUMP:-${CROSS}objdump}
+OBJDUMP_RISCV=${OBJDUMP_RISCV:-${CROSS_RISCV}objdump}
 prog=${0##*/}
 
 if [ "$#" -eq 0 ]; then
     echo "usage: $prog OBJ_OR_ELF..." >&2
-    exit 2
-fi
-if ! command -v "$OBJDUMP" >/dev/null 2>&1; then
-    echo "$prog: $OBJDUMP not found (make mcu-toolchain)" >&2
     exit 2
 fi
 
@@ -30,14 +32,37 @@ for f in "$@"; do
         echo "$prog: $f: no such file" >&2
         exit 2
     fi
-    if ! dis=$("$OBJDUMP" -d --no-show-raw-insn "$f" 2>&1); then
+    # e_machine: 2 bytes, little-endian, at offset 18 of the ELF header.
+    magic=$(od -An -c -N4 "$f" | tr -d ' ')
+    mach=$(od -An -tu2 -j18 -N2 "$f" | tr -d ' ')
+    if [ "$magic" != '177ELF' ]; then
+        echo "$prog: $f: not an ELF file" >&2
+        exit 2
+    fi
+    case $mach in
+        40) OBJDUMP=$OBJDUMP_ARM; fused='^vfn?m[as]' ;;
+        243) OBJDUMP=$OBJDUMP_RISCV; fused='^(f(n)?m(add|sub)\.|vfw?n?m(acc|sac|add|sub)\.)' ;;
+        *) echo "$prog: $f: ELF machine $mach is neither Arm (40) nor RISC-V (243)" >&2; exit 2 ;;
+    esac
+    if ! command -v "$OBJDUMP" >/dev/null 2>&1; then
+        echo "$prog: $OBJDUMP not found (make mcu-toolchain)" >&2
+        exit 2
+    fi
+    # binutils decodes MVE's coprocessor-space encodings (vfmas among them) only when told
+    # the architecture; objects with MVE (Tag_MVE_arch) are disassembled as Armv8.1-M.
+    march=
+    if [ "$mach" = 40 ] && "${OBJDUMP%objdump}readelf" -A "$f" 2>/dev/null | grep -q 'Tag_MVE_arch'; then
+        march="-m armv8.1-m.main"
+    fi
+    # shellcheck disable=SC2086
+    if ! dis=$("$OBJDUMP" -d $march --no-show-raw-insn "$f" 2>&1); then
         printf '%s\n' "$dis" >&2
         echo "$prog: $OBJDUMP failed on $f" >&2
         exit 2
     fi
     # objdump -d lines: "<hex addr> <func>:" starts a function;
     # "  addr:<TAB>mnemonic<TAB>operands" is an instruction.
-    hits=$(printf '%s\n' "$dis" | awk '
+    hits=$(printf '%s\n' "$dis" | awk -v fused="$fused" '
         /^[0-9a-f]+ <.*>:$/ {
             fn = $2; sub(/^</, "", fn); sub(/>:$/, "", fn); next
         }
@@ -45,7 +70,7 @@ for f in "$@"; do
             n = split($0, col, "\t")
             if (n < 2) next
             mn = col[2]; sub(/[ \t].*$/, "", mn)
-            if (mn ~ /^vfn?m[as]/) {
+            if (mn ~ fused) {
                 addr = col[1]; sub(/^ */, "", addr); sub(/:$/, "", addr)
                 ops = (n >= 3) ? col[3] : ""
                 printf "function %s, 0x%s: %s %s\n", fn, addr, mn, ops

@@ -12,19 +12,29 @@
 #           or $TR_QEMU_TIMEOUT); a message on stderr says so
 #   125     usage error, or QEMU is missing
 #
-# MACHINE is mps2-an386 (Cortex-M4F, hard float) or mps2-an385 (Cortex-M3,
-# soft float); the target names m4f and m3 are accepted as aliases.
+# MACHINE is a QEMU machine of mk/boards.mk (mps2-an385, mps2-an386, mps2-an500,
+# mps2-an505, mps3-an547, virt) or a board name from there (m0, m3, m4f, m7, m33,
+# m55, rv32imac, rv32imafc): the table gives the QEMU binary (qemu-system-arm or
+# qemu-system-riscv32) and the machine, so a new board needs no change here.
+# RISC-V "virt" runs with -bios none (QEMU starts the hart at the image).
 # The program's semihosting stdout/stderr go to this script's stdout/stderr.
 # QEMU's stdin is /dev/null, so the script never waits on a terminal.
-# Set QEMU to use another qemu-system-arm binary.
+# Set QEMU (Arm) or QEMU_RISCV (RISC-V) to use another QEMU binary.
 set -eu
 
 prog=${0##*/}
-QEMU=${QEMU:-qemu-system-arm}
+boards=$(dirname "$0")/../../mk/boards.mk
+
+# The rows of mk/boards.mk as "board qemu machine" lines.
+table() {
+    sed -n 's/^\$(call mcu_board, *\([^,]*\),[^,]*, *\([^,]*\), *\([^,]*\),.*/\1 \2 \3/p' "$boards" |
+        tr -s ' '
+}
 
 usage() {
     echo "usage: $prog MACHINE ELF [TIMEOUT_SECONDS]" >&2
-    echo "  MACHINE: mps2-an386 (or m4f) | mps2-an385 (or m3)" >&2
+    echo "  MACHINE: a QEMU machine or a board of mk/boards.mk:" >&2
+    table | awk '{ printf "    %-10s %-20s %s\n", $1, $2, $3 }' >&2
     exit 125
 }
 
@@ -33,11 +43,20 @@ machine=$1
 elf=$2
 limit=${3:-${TR_QEMU_TIMEOUT:-60}}
 
-case $machine in
-    m4f) machine=mps2-an386 ;;
-    m3) machine=mps2-an385 ;;
-    mps2-an385 | mps2-an386) ;;
-    *) echo "$prog: unknown machine '$machine'" >&2; usage ;;
+if [ ! -f "$boards" ]; then
+    echo "$prog: $boards: no such file (the board table)" >&2
+    exit 125
+fi
+row=$(table | awk -v m="$machine" '$1 == m { print; exit }')
+[ -n "$row" ] || row=$(table | awk -v m="$machine" '$3 == m { print; exit }')
+if [ -z "$row" ]; then echo "$prog: unknown machine '$machine'" >&2; usage; fi
+set -- $row
+machine=$3
+extra=
+case $2 in
+    qemu-system-arm) QEMU=${QEMU:-qemu-system-arm} ;;
+    qemu-system-riscv32) QEMU=${QEMU_RISCV:-qemu-system-riscv32}; extra="-bios none" ;;
+    *) QEMU=$2 ;;
 esac
 case $limit in
     '' | *[!0-9]*) echo "$prog: TIMEOUT_SECONDS must be a positive integer, got '$limit'" >&2; usage ;;
@@ -59,7 +78,7 @@ fi
 # timeout: SIGTERM after $limit s, SIGKILL 5 s later if QEMU ignores it.
 set +e
 timeout --kill-after=5 "$limit" \
-    "$QEMU" -M "$machine" \
+    "$QEMU" -M "$machine" $extra \
     -display none -monitor none -serial stdio \
     -semihosting-config enable=on,target=native \
     -kernel "$elf" </dev/null

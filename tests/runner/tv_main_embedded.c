@@ -9,8 +9,13 @@
 
 #include "tv.h"
 
+/* TV_MAIN_ARGV: 1 = main(argc, argv) reads "-v" and a manifest path from its arguments (hosted
+ * C libraries); 0 = main(void), arguments ignored. The default is 0 on bare-metal Arm and
+ * RISC-V (no __linux__): start-up code there passes nothing, or, like picolibc's semihosting
+ * crt0 under QEMU, passes QEMU's command line, whose argv[1] is the kernel image's path and not
+ * a manifest. Set -DTV_MAIN_ARGV=0 or 1 to choose. */
 #ifndef TV_MAIN_ARGV
-#if defined(__arm__) && !defined(__linux__)
+#if (defined(__arm__) || defined(__riscv)) && !defined(__linux__)
 #define TV_MAIN_ARGV 0
 #else
 #define TV_MAIN_ARGV 1
