@@ -24,7 +24,7 @@ set(CMAKE_C_FLAGS_INIT "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=ha
 set(CMAKE_EXE_LINKER_FLAGS_INIT
     "-T ${_tr_root}/mcu/port/mps2.ld -nostartfiles --specs=rdimon.specs -Wl,--gc-sections")
 
-set(TINYREPTILE_PORT_SOURCES "${_tr_root}/mcu/port/startup.c;${_tr_root}/mcu/port/stackmark.c")
+set(TINYREPTILE_PORT_SOURCES "${_tr_root}/mcu/port/startup.c;${_tr_root}/mcu/port/stackmark.c;${_tr_root}/mcu/port/fpenv.c")
 set(TINYREPTILE_PORT_INCLUDE_DIR "${_tr_root}/mcu/port")
 set(CMAKE_CROSSCOMPILING_EMULATOR "${_tr_root}/mcu/tools/run-qemu.sh;mps2-an386")
 set(CMAKE_EXECUTABLE_SUFFIX_C .elf)

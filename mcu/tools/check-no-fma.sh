@@ -32,6 +32,26 @@ for f in "$@"; do
         echo "$prog: $f: no such file" >&2
         exit 2
     fi
+    # A static library: check each member object (ar extracts any target's archive).
+    if [ "$(head -c 7 "$f")" = '!<arch>' ]; then
+        members=$(mktemp -d)
+        abs=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")
+        if ! (cd "$members" && ar x "$abs") || [ -z "$(ls -A "$members")" ]; then
+            rm -rf "$members"
+            echo "$prog: $f: cannot extract the archive's members" >&2
+            exit 2
+        fi
+        echo "$prog: $f: the archive's members:"
+        rc=0
+        "$0" "$members"/* || rc=$?
+        rm -rf "$members"
+        case $rc in
+            0) ;;
+            1) status=1 ;;
+            *) exit 2 ;;
+        esac
+        continue
+    fi
     # e_machine: 2 bytes, little-endian, at offset 18 of the ELF header.
     magic=$(od -An -c -N4 "$f" | tr -d ' ')
     mach=$(od -An -tu2 -j18 -N2 "$f" | tr -d ' ')
