@@ -33,7 +33,7 @@ help: ## List the targets
 
 # The virtual environment is created, and the package installed with its test extras, when
 # missing or when setup.py or the C sources changed since the last install.
-$(VENV)/.installed: setup.py $(LIB_SRCS) $(LIB_HDRS) tinyreptile_ref/backend/_build.py
+$(VENV)/.installed: setup.py pyproject.toml $(LIB_SRCS) $(LIB_HDRS) tinyreptile_ref/backend/_build.py
 	$(Q)test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
 	  echo "error: '$(PYTHON) -m venv' failed; on Debian: apt-get install -y python3-venv"; exit 1; }
 	$(Q)$(PY) -m pip install -q --upgrade pip setuptools wheel cffi
