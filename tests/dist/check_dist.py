@@ -7,6 +7,7 @@ Slow (builds twice, creates a venv, installs numpy and cffi): run by `make dist-
 test-py (the file name does not match test_*.py; pytest collects it when named).
 """
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -171,3 +172,12 @@ def test_unpacked_sdist_builds_and_passes_the_c_tests(dists, fresh, tmp_path):
     assert len(summaries) == 4 and all(f == "0" for _, f in summaries), r.stdout[-2000:]
     cases = json.loads((ROOT / "vectors" / "manifest.json").read_text())["case_count"]
     assert [int(p) for p, _ in summaries[1:]] == [cases] * 3
+
+
+def test_extension_uses_only_the_stable_abi_its_tag_claims(dists):
+    """abi3audit reads the extension's imported symbols and checks each is in the limited API
+    of CPython 3.9 (the tag cp39-abi3)."""
+    r = run([sys.executable, "-m", "abi3audit", "--strict", "--summary", str(dists[1])],
+            env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+    text = " ".join((r.stdout + r.stderr).split())
+    assert "1 extensions scanned; 0 ABI version mismatches and 0 ABI violations found" in text, text
