@@ -82,8 +82,10 @@ def fresh(dists, tmp_path_factory):
 
 
 def test_sdist_holds_everything_to_build_and_to_test(sdist_names):
-    need = tracked("csrc", "tests", "vectors", "mk", "mcu", "tinyreptile_ref") | {
-        "LICENSE", "README.md", "Makefile", "pytest.ini", "setup.py", "pyproject.toml"}
+    need = tracked("csrc", "tests", "vectors", "mk", "mcu", "tinyreptile_ref", "cmake",
+                   "examples") | {
+        "LICENSE", "README.md", "Makefile", "pytest.ini", "setup.py", "pyproject.toml"} | {
+        f for f in ("CMakeLists.txt", "library.json", "library.properties") if (ROOT / f).is_file()}
     missing = sorted(need - sdist_names)
     assert not missing, f"missing from the sdist: {missing[:20]}"
     assert len([n for n in sdist_names if n.startswith("vectors/blobs/")]) > 1000
