@@ -18,13 +18,15 @@ AARCH64_SYSROOT ?= /usr/aarch64-linux-gnu
 QEMU_AARCH64  ?= qemu-aarch64
 RISCV_CC      ?= riscv64-unknown-elf-gcc
 RISCV_OBJDUMP ?= riscv64-unknown-elf-objdump
+QEMU_RISCV32  ?= qemu-system-riscv32
 I686_CC       ?= i686-linux-gnu-gcc
 I686_SYSROOT  ?= /usr/i686-linux-gnu
 QEMU_I386     ?= qemu-i386
 # gcc-i686-linux-gnu rather than gcc-multilib, which conflicts with the AArch64 cross compiler.
-FLAGS_APT_PACKAGES := clang gcc-aarch64-linux-gnu gcc-i686-linux-gnu qemu-user gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
+FLAGS_APT_PACKAGES := clang gcc-aarch64-linux-gnu gcc-i686-linux-gnu qemu-user qemu-system-misc gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
 
 FLAGS_SRCS := $(RUNNER_FILES) $(LIB_SRCS)
+flags_comma := ,
 FLAGS_INC  := -Icsrc -Itests/runner
 FLAGS_X86  := -O2 -march=x86-64-v3
 
@@ -51,6 +53,16 @@ $(FLAGS_BUILD)/tv_runner_i686-sse: $(FLAGS_SRCS) $(RUNNER_DEPS) mk/flags.mk
 	@mkdir -p $(@D)
 	$(Q)$(I686_CC) -std=gnu11 -O2 -msse2 -mfpmath=sse $(WARN) $(FLAGS_INC) $(FLAGS_SRCS) -o $@
 
+# RV32F (rv32imafc/ilp32f) on QEMU's virt machine, picolibc with semihosting (files, exit status,
+# and the command line QEMU's -append passes as argv).
+FLAGS_RISCV_LDFLAGS := --specs=picolibc.specs --oslib=semihost --crt0=semihost \
+  -Wl,--defsym=__flash=0x80000000 -Wl,--defsym=__flash_size=0x400000 \
+  -Wl,--defsym=__ram=0x80400000 -Wl,--defsym=__ram_size=0x4000000 -Wl,--defsym=__stack_size=0x40000
+$(FLAGS_BUILD)/tv_runner_rv32-gnu11.elf: $(FLAGS_SRCS) $(RUNNER_DEPS) mk/flags.mk
+	@mkdir -p $(@D)
+	$(Q)$(RISCV_CC) -march=rv32imafc -mabi=ilp32f -std=gnu11 -O2 $(WARN) $(FLAGS_INC) $(FLAGS_SRCS) \
+	  $(FLAGS_RISCV_LDFLAGS) -o $@
+
 $(FLAGS_BUILD)/tv_runner_m4f-gnu11-Os.elf: $(FLAGS_SRCS) $(MCU_PORT_SRCS) $(RUNNER_DEPS) $(MCU_LDSCRIPT) mk/flags.mk
 	@mkdir -p $(@D)
 	$(Q)$(MCU_CC) $(MCU_ARCH_M4F) -std=gnu11 -Os $(WARN) $(MCU_CPPFLAGS) -Itests/runner \
@@ -63,11 +75,12 @@ flags_run = printf '  %-48s ' '$(2)'; $(3) > $(FLAGS_BUILD)/$(1).log 2>&1; \
 
 FLAGS_RUNNERS := $(foreach h,$(FLAGS_HOSTS),$(FLAGS_BUILD)/tv_runner_$(h)) \
   $(FLAGS_BUILD)/tv_runner_aarch64-gnu11 $(FLAGS_BUILD)/tv_runner_i686-sse \
+  $(FLAGS_BUILD)/tv_runner_rv32-gnu11.elf \
   $(FLAGS_BUILD)/tv_runner_m4f-gnu11-Os.elf
 
 .PHONY: flags-test flags-run flags-riscv flags-refuse flags-toolchain
 
-flags-test: flags-toolchain mcu-toolchain ## The contract under the user's flags: runner without -ffp-contract=off (gcc/clang x86-64-v3, AArch64, Cortex-M4F), RISC-V objdump, #error on x87 and -ffast-math
+flags-test: flags-toolchain mcu-toolchain ## The contract under the user's flags: runner without -ffp-contract=off (gcc/clang x86-64-v3, AArch64, i686 SSE, RV32F, Cortex-M4F), RISC-V objdump, #error on x87 and -ffast-math
 	$(Q)$(MAKE) --no-print-directory flags-run flags-riscv flags-refuse
 
 flags-run: $(FLAGS_RUNNERS) $(VECTORS_DIR)/manifest.json
@@ -80,9 +93,11 @@ flags-run: $(FLAGS_RUNNERS) $(VECTORS_DIR)/manifest.json
 	else echo "  x86-64-v3 runners built but not run: this CPU has no FMA/AVX2"; fi
 	$(Q)$(call flags_run,aarch64-gnu11,aarch64 gcc -std=gnu11 -O2 (qemu-user),$(QEMU_AARCH64) -L $(AARCH64_SYSROOT) $(FLAGS_BUILD)/tv_runner_aarch64-gnu11 $(VECTORS_DIR)/manifest.json)
 	$(Q)$(call flags_run,i686-sse,i686 gcc -std=gnu11 -O2 -msse2 -mfpmath=sse,$(QEMU_I386) -L $(I686_SYSROOT) $(FLAGS_BUILD)/tv_runner_i686-sse $(VECTORS_DIR)/manifest.json)
+	$(Q)$(call flags_run,rv32-gnu11,rv32imafc gcc -std=gnu11 -O2 (QEMU virt),timeout 300 $(QEMU_RISCV32) -machine virt -bios none -nographic -monitor none -serial none -semihosting-config enable=on$(flags_comma)target=native -kernel $(FLAGS_BUILD)/tv_runner_rv32-gnu11.elf -append $(VECTORS_DIR)/manifest.json </dev/null)
 	$(Q)$(call flags_run,m4f-gnu11-Os,cortex-m4f gcc -std=gnu11 -Os (mps2-an386),mcu/tools/run-qemu.sh mps2-an386 $(FLAGS_BUILD)/tv_runner_m4f-gnu11-Os.elf $(MCU_TIMEOUT))
 
-# RISC-V (RV32F and RV64GC): compiled in GNU mode, no fused instruction in any library object.
+# RISC-V (RV32F and RV64GC): compiled in GNU mode, no fused instruction in any library object
+# (RV32F also runs the vectors above).
 FLAGS_RISCV_ARCHS := rv32imafc:ilp32f rv64gc:lp64d
 flags-riscv:
 	@echo "== RISC-V, -std=gnu11 -O2: fmadd/fmsub/fnmadd/fnmsub in the library objects"
@@ -125,7 +140,7 @@ flags-refuse:
 flags-toolchain:
 	$(Q)check() { \
 	  missing=; \
-	  for c in $(FLAGS_GCC) $(FLAGS_CLANG) $(AARCH64_CC) $(QEMU_AARCH64) $(I686_CC) $(QEMU_I386) $(RISCV_CC) $(RISCV_OBJDUMP); do \
+	  for c in $(FLAGS_GCC) $(FLAGS_CLANG) $(AARCH64_CC) $(QEMU_AARCH64) $(I686_CC) $(QEMU_I386) $(QEMU_RISCV32) $(RISCV_CC) $(RISCV_OBJDUMP); do \
 	    command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
 	  done; \
 	  echo '#include <stdint.h>' | $(RISCV_CC) --specs=picolibc.specs -fsyntax-only -x c - >/dev/null 2>&1 || \
