@@ -23,7 +23,7 @@ I686_CC       ?= i686-linux-gnu-gcc
 I686_SYSROOT  ?= /usr/i686-linux-gnu
 QEMU_I386     ?= qemu-i386
 # gcc-i686-linux-gnu rather than gcc-multilib, which conflicts with the AArch64 cross compiler.
-FLAGS_APT_PACKAGES := clang gcc-aarch64-linux-gnu gcc-i686-linux-gnu qemu-user qemu-system-misc gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
+FLAGS_APT_PACKAGES := clang gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-i686-linux-gnu libc6-dev-i386-cross qemu-user qemu-system-misc gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
 
 FLAGS_SRCS := $(RUNNER_FILES) $(LIB_SRCS)
 flags_comma := ,
