@@ -36,7 +36,7 @@ help: ## List the targets
 
 # The virtual environment is created, and the package installed with its test extras, when
 # missing or when setup.py or the C sources changed since the last install.
-$(VENV)/.installed: setup.py $(LIB_SRCS) $(LIB_HDRS) tinyreptile_ref/backend/_build.py
+$(VENV)/.installed: setup.py pyproject.toml $(LIB_SRCS) $(LIB_HDRS) tinyreptile_ref/backend/_build.py
 	$(Q)test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
 	  echo "error: '$(PYTHON) -m venv' failed; on Debian: apt-get install -y python3-venv"; exit 1; }
 	$(Q)$(PY) -m pip install -q --upgrade pip setuptools wheel cffi
@@ -47,7 +47,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test fuzz-test ## Run every test: C checks, vectors on the host, fuzzing, pytest, MCUs under QEMU, the packages (README: targets)
+test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test fuzz-test flags-test dist-test ## Run every test: C checks, vectors on the host, fuzzing, pytest, MCUs under QEMU, the packages (README: targets)
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -139,6 +139,12 @@ include mk/fuzz.mk
 
 # The no-FMA check covers every object of the hard-float boards that run (MCU_VEC_BOARDS).
 mcu-check-fma: $(sort $(foreach b,$(filter $(MCU_VEC_BOARDS),$(MCU_HARDFLOAT_BOARDS)),$(MCU_OBJS_$(b))))
+
+# The numerics contract under the user's own flags (csrc/tr_contract.h).
+include mk/flags.mk
+
+# The Python distributions: sdist and wheel (make dist, dist-test).
+include mk/package.mk
 
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile

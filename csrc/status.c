@@ -1,4 +1,5 @@
 /* status.c - names of the status codes. */
+#include "tr_contract.h" /* first: the contract holds whatever the flags */
 #include "tinyreptile.h"
 
 const char *tr_status_str(int status)

@@ -5,6 +5,8 @@
 #ifndef TR_INTERNAL_H
 #define TR_INTERNAL_H
 
+#include "tr_contract.h" /* first: the contract holds whatever the flags */
+
 #include <stdint.h>
 #include <string.h>
 

@@ -10,7 +10,7 @@ PKG = ROOT / "tinyreptile_ref"
 
 #: Bottom to top. A module may import its own layer and the layers below it, never above.
 #: The package root (__init__, __main__) and testing.py are the public face: they sit on top.
-LAYERS = ("_version", "errors", "kernels", "runtime", "backend", "federated", "vectors", "tools")
+LAYERS = ("_version", "errors", "clib", "kernels", "runtime", "backend", "federated", "vectors", "tools")
 FACE = ("__init__", "__main__", "testing")
 
 #: csrc/ files that are not kernels and so have no twin: status.c names the status codes,

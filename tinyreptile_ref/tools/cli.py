@@ -1,9 +1,10 @@
-"""The command line: python -m tinyreptile_ref {train,demo,plan} ...
+"""The command line: python -m tinyreptile_ref {train,demo,plan,export-model,export-c} ...
 
   train   train one algorithm on one task; writes DIR/results.json and DIR/params.f32
   demo    the main job: TinyReptile, Reptile and FedAvg on sine, a table, JSON and a figure
   plan    the layer table, memory plan and per-round costs of a task's model
   export-model  a train run's θ as a C header for firmware (tools/export_model.py)
+  export-c  the C library (and the golden-vector runner) as a folder for a firmware project
 """
 import argparse
 import json
@@ -12,7 +13,9 @@ import sys
 
 from ..federated import algorithms as fl
 from ..federated import tasks as tk
+from .._version import __version__
 from ..errors import TinyReptileError
+from . import export_c, export_model
 from .output import check_out_dir, progress_reporter, write_outputs
 
 DESCRIPTION = """\
@@ -102,6 +105,7 @@ def _add_eval(p):
 def parser():
     ap = argparse.ArgumentParser(prog="python -m tinyreptile_ref", description=DESCRIPTION,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"tinyreptile_ref {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -149,8 +153,8 @@ def parser():
                                     "device memory plan and per-round costs at the defaults.")
     pl.add_argument("--task", choices=tk.TASKS, default="sine", help="task (default sine)")
     pl.add_argument("--json", action="store_true", help="print JSON instead of text")
-    from . import export_model
     export_model.add_parser(sub)
+    export_c.add_parser(sub)
     return ap
 
 
@@ -216,8 +220,9 @@ def main(argv=None):
         if args.command == "plan":
             return cmd_plan(args)
         if args.command == "export-model":
-            from .export_model import cmd
-            return cmd(args)
+            return export_model.cmd(args)
+        if args.command == "export-c":
+            return export_c.cmd_export_c(args)
         from .demo import run_demo
         return run_demo(out=args.out, backend=args.backend, seed=args.seed, scale=args.scale,
                         eval_tasks=args.eval_tasks, curve_points=args.curve_points)
