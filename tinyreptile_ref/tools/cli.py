@@ -1,8 +1,9 @@
-"""The command line: python -m tinyreptile_ref {train,demo,plan} ...
+"""The command line: python -m tinyreptile_ref {train,demo,plan,xcheck} ...
 
   train   train one algorithm on one task; writes DIR/results.json and DIR/params.f32
   demo    the main job: TinyReptile, Reptile and FedAvg on sine, a table, JSON and a figure
   plan    the layer table, memory plan and per-round costs of a task's model
+  xcheck  where a device's trace or theta leaves the reference, and why (tools/xcheck.py)
 """
 import argparse
 import json
@@ -12,6 +13,7 @@ import sys
 from ..federated import algorithms as fl
 from ..federated import tasks as tk
 from ..errors import TinyReptileError
+from . import xcheck
 from .output import progress_reporter, write_outputs
 
 DESCRIPTION = """\
@@ -148,6 +150,7 @@ def parser():
                                     "device memory plan and per-round costs at the defaults.")
     pl.add_argument("--task", choices=tk.TASKS, default="sine", help="task (default sine)")
     pl.add_argument("--json", action="store_true", help="print JSON instead of text")
+    xcheck.add_parser(sub)
     return ap
 
 
@@ -211,6 +214,8 @@ def main(argv=None):
             return cmd_train(args)
         if args.command == "plan":
             return cmd_plan(args)
+        if args.command == "xcheck":
+            return args.func(args)
         from .demo import run_demo
         return run_demo(out=args.out, backend=args.backend, seed=args.seed, scale=args.scale,
                         eval_tasks=args.eval_tasks, curve_points=args.curve_points)
