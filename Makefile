@@ -127,6 +127,9 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 # The TinyReptile firmware variants and the measured device memory (device-test, device-size).
 include mk/device.mk
 
+# The traced device round and the planted wrong builds for xcheck (tests/test_xcheck.py).
+include mk/xcheck.mk
+
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile
 	$(Q)$(PYTHON) mcu/tools/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md

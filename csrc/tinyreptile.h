@@ -435,9 +435,10 @@ tr_status tr_reptile_device_round_f32(float *phi, float *losses, void *arena,
  *   DOUT d loss / d (layer i's output) [out shape], for i descending from the last layer
  *        down to the first parametric one (backward; for relu/tanh before their backward);
  *   W, B a parametric layer's updated weight ([O][I] dense, [C_out][K][C_in] conv1d) and
- *        bias [O] / [C_out]: FUSED right after the layer's own update, GRAD after the SGD
- *        step, for the parametric layers in descending order, so both modes give the same
- *        records. */
+ *        bias [O] / [C_out]: FUSED right after the layer's own update (between the DOUT
+ *        records), GRAD after the SGD step (after every DOUT), for the parametric layers in
+ *        descending order. Both modes give the same records, with the same bits, in these
+ *        two orders. */
 enum { TR_TRACE_OUT = 0, TR_TRACE_LOSS = 1, TR_TRACE_DOUT = 2, TR_TRACE_W = 3,
        TR_TRACE_B = 4 };
 

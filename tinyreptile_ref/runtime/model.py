@@ -466,6 +466,12 @@ def check_mode(mode, batch=1):
     return MODES.index(mode)
 
 
+def check_trace_mode(mode, trace):
+    """A traced round (trace not None) takes mode "fused" or "grad"."""
+    if trace is not None and mode == "accum":
+        raise ParameterError("mode: a traced round takes 'fused' or 'grad', got 'accum'")
+
+
 def check_order(order, epochs, k):
     """Reptile's visiting order: int32 [epochs, k], every entry in [0, k)."""
     ck.array("order", order, ck.I32, 2)
@@ -679,22 +685,30 @@ def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused", trac
 
     trace(step, layer, tensor, array), when given, receives the records of
     tr_tinyreptile_device_round_traced_f32 (TRACE_OUT, ...; array a float32 copy in the
-    record's shape); modes "fused" and "grad" (the same records), not "accum"."""
+    record's shape) in its order; modes "fused" and "grad" (the same records; in "grad" each
+    step's W and B come after its DOUT records), not "accum"."""
     k = check_model_call(model, theta, x, target)
     lr = ck.float_param("lr", lr)
     check_mode(mode, 1)
-    if trace is not None and mode == "accum":
-        raise ParameterError("mode: a traced round takes 'fused' or 'grad', got 'accum'")
+    check_trace_mode(mode, trace)
     phi = theta.copy()
     losses = np.empty(k, F32)
     with np.errstate(all="ignore"):
         for j in range(k):
             if trace is None:
                 losses[j] = _step(model, phi, x[j:j + 1], target[j:j + 1], lr, mode)
-            else:
+            else:  # fused's arithmetic; grad's records: W and B after every DOUT
+                late = []
+
                 def emit(layer, tensor, a, j=j):
-                    trace(j, layer, tensor, np.array(a, F32, copy=True))
+                    rec = (j, layer, tensor, np.array(a, F32, copy=True))
+                    if mode == "grad" and tensor in (TRACE_W, TRACE_B):
+                        late.append(rec)
+                    else:
+                        trace(*rec)
                 losses[j] = _step_fused(model, phi, x[j:j + 1], target[j:j + 1], lr, emit)
+                for rec in late:
+                    trace(*rec)
     return phi, losses
 
 

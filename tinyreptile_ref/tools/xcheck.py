@@ -534,9 +534,10 @@ def _score(ctx, rec, ev, devdata):
     return hits, int(np.prod(rec.shape))
 
 
-def check(dev, ref=None, out=sys.stdout):
+def check(dev, ref=None, out=None):
     """Compares a device Trace with the reference; prints the report; returns a dict with
     'diverged' (bool), 'record', 'index', 'culprit' (None when none reproduces), 'drill'."""
+    out = out or sys.stdout
     job = dev.job
     ref = ref or reference(job)
     model = job.model
@@ -632,9 +633,10 @@ def _tiebreak(ctx, dev, start, cands):
     return cands
 
 
-def check_theta(job, phi, out=sys.stdout):
+def check_theta(job, phi, out=None):
     """A device's final theta against the reference's: per tensor, the values that differ,
     the first one's index, both values and their ulp distance."""
+    out = out or sys.stdout
     ref = reference(job)
     model = job.model
     bad = 0
