@@ -239,3 +239,26 @@ def test_xcheck_cli_on_a_trace_and_on_theta(progs, tmp_path, capsys):
     assert "theta: layer 0 (dense) w:" in out and "ulp" in out
     assert main(["xcheck", "--theta", str(jp), str(jp)]) == 2
     assert "error: theta:" in capsys.readouterr().err
+
+
+def test_a_vector_cases_job_recomputes_the_cases_expected_phi():
+    from tinyreptile_ref.vectors import load_manifest, read_blob
+    cid = "tinyreptile_device_round_f32/000-sine-k10"
+    job = xc.job_from_case(ROOT / "vectors", cid)
+    c = next(c for c in load_manifest(ROOT / "vectors")["cases"] if c["id"] == cid)
+    want = read_blob(ROOT / "vectors", next(b for b in c["blobs"]
+                                            if b["name"] == "phi" and b["role"] == "expected"))
+    np.testing.assert_array_equal(xc.reference(job).phi.view(np.uint32), want.view(np.uint32))
+    with pytest.raises(ParameterError, match="^case: no case"):
+        xc.job_from_case(ROOT / "vectors", "nope/000")
+
+
+@pytest.mark.skipif(not cpu_has_fma(), reason="the host CPU has no FMA")
+def test_the_runners_failing_case_traced_on_the_wrong_build(progs, tmp_path, capsys):
+    from tinyreptile_ref.tools.cli import main
+    jp, tp = tmp_path / "case.job", tmp_path / "case.trace"
+    assert main(["xcheck", "case", "model_train_step_f32/000-sine-fused", "--out", str(jp),
+                 "--vectors", str(ROOT / "vectors")]) == 0
+    subprocess.run([str(progs / "trace_fma"), str(jp), str(tp)], check=True, capture_output=True)
+    assert main(["xcheck", str(tp)]) == 1
+    assert "DIAGNOSIS: fused multiply-add contraction" in capsys.readouterr().out

@@ -3,6 +3,7 @@
     python -m tinyreptile_ref xcheck TRACE              # a device's trace (docs/trace-format.md)
     python -m tinyreptile_ref xcheck --theta PHI JOB    # a device's final theta and the run's job
     python -m tinyreptile_ref xcheck job --out JOB ...  # write a job for a traced device round
+    python -m tinyreptile_ref xcheck case ID --out JOB  # the job of a runner's failing case
 
 A trace carries the job it ran (model table, theta, samples, lr, mode), so the reference
 recomputes the same round with the NumPy twin (runtime/model.py), record by record. xcheck
@@ -683,6 +684,31 @@ def make_job(task="sine", k=4, seed=0, lr=0.02, mode="fused", x_scale=None, zero
     return Job(model, theta, x, y, F32(lr), mode, compact, tuple(drill))
 
 
+def job_from_case(vectors, case_id, compact=False, drill=(-1, 0, 0)):
+    """The job of a golden-vector case (a failing FAIL line's case): a tinyreptile_device_round
+    case, or a batch-1 model_train_step case (one step), in mode fused or grad; running the
+    traced round on it shows where a build leaves the reference on that case's inputs."""
+    from ..vectors.format import f32_from_param, load_manifest, read_blob
+    try:
+        cases = load_manifest(vectors)["cases"]
+    except OSError as e:
+        raise ParameterError(f"vectors: cannot read {vectors!r}: {e.strerror}") from None
+    c = next((c for c in cases if c["id"] == case_id), None)
+    if c is None:
+        raise ParameterError(f"case: no case {case_id!r} in {vectors}")
+    p = c["params"]
+    if c["kernel"] not in ("tinyreptile_device_round_f32", "model_train_step_f32") or \
+            p.get("mode") not in ("fused", "grad") or p.get("B", 1) != 1:
+        raise ParameterError(f"case: {case_id!r} is not a traceable round (a tinyreptile_device"
+                             f"_round_f32 or batch-1 model_train_step_f32 case, fused or grad)")
+    blobs = {b["name"]: read_blob(vectors, b) for b in c["blobs"] if b["role"] == "input"}
+    model = rt.Model.from_table(blobs["layers"], p["loss"])
+    target = blobs["target"] if "target" in blobs else blobs["labels"]
+    x = blobs["x"].reshape((-1,) + model.input_shape)
+    return Job(model, blobs["theta"].reshape(-1), x, target.reshape((len(x),) + target.shape[1:]),
+               f32_from_param(p["lr"]), p["mode"], compact, tuple(drill))
+
+
 # ------------------------------------------------------------------------------ CLI
 
 def _drill(text):
@@ -698,7 +724,9 @@ def add_parser(sub):
                        "and why", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="*", metavar="FILE",
-                   help="TRACE; or JOB with --theta; or 'job' to write a job (see --out)")
+                   help="TRACE; or JOB with --theta; or 'job' (a new job) or 'case ID' (a "
+                        "vector case's job) to write a job to --out")
+    p.add_argument("--vectors", default="vectors", help="with 'case': the vectors directory")
     p.add_argument("--theta", help="a device's final theta (raw little-endian float32)")
     p.add_argument("--out", help="with 'job': the job file to write")
     p.add_argument("--task", default="sine", choices=("sine", "digits"))
@@ -733,6 +761,15 @@ def run(args):
         with open(args.out, "wb") as f:
             f.write(job.to_bytes())
         print(f"job: {args.out}: {job.model!r}, k {args.k}, mode {args.mode}")
+        return 0
+    if files[:1] == ["case"]:
+        if len(files) != 2 or not args.out:
+            raise ParameterError("files: 'xcheck case ID --out JOB' takes one case id")
+        job = job_from_case(args.vectors, files[1], args.compact, args.drill)
+        with open(args.out, "wb") as f:
+            f.write(job.to_bytes())
+        print(f"job: {args.out}: case {files[1]}: {job.model!r}, k {len(job.x)}, "
+              f"mode {job.mode}")
         return 0
     if args.theta:
         if len(files) != 1:
