@@ -59,6 +59,7 @@ def test_readme_example_finds_a_wrong_kernel(tmp_path, wrong):
     c, _ = example()
     old, new = WRONG[wrong]
     assert old in c
-    with pytest.raises(AssertionError, match=r"y: \d+ of \d+ values differ; first at y\[\d+\]\[\d+\]: "
-                       r"got 0x[0-9a-f]{8} \(.*\), expected 0x[0-9a-f]{8} \(.*\)"):
+    with pytest.raises(AssertionError, match=r"y: \d+ of \d+ values differ; first at "
+                       r"y\[\d+\]\[\d+\]: got 0x[0-9a-f]{8} \(.*\), expected 0x[0-9a-f]{8} "
+                       r"\(.*\)"):
         run_example(tmp_path, c.replace(old, new))

@@ -6,7 +6,6 @@ import copy
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from tinyreptile_ref import get_backend
 from tinyreptile_ref.errors import TinyReptileError

@@ -290,8 +290,9 @@ def _mbqm(draw, specials):
     m, sh = draw(multipliers_shifts(C, positive_shift=False))
     big = st.sampled_from([-(2 ** 31), 2 ** 31 - 1, 0, 1, -1])
     # odd x with multiplier 2**30 halves exactly: a tie in the doubling high multiply
-    x = draw(hnp.arrays(np.int32, (n, C), elements=st.one_of(big, st.integers(-(2 ** 31), 2 ** 31 - 1),
-                                                               st.integers(-1000, 1000).map(lambda k: 2 * k + 1))))
+    odd = st.integers(-1000, 1000).map(lambda k: 2 * k + 1)
+    anything = st.integers(-(2 ** 31), 2 ** 31 - 1)
+    x = draw(hnp.arrays(np.int32, (n, C), elements=st.one_of(big, anything, odd)))
     return (x, m, sh), {}
 
 

@@ -478,7 +478,8 @@ void tv_check_part(tv_ctx *t, const char *name, const void *got, int32_t offset,
             if (ndiff++ == 0) {
                 first = k;
             }
-            if (d == TV_F32 && ulp_f32(&u, load_u32(a + (size_t)k * 4), load_u32(e + (size_t)k * 4))) {
+            if (d == TV_F32 &&
+                ulp_f32(&u, load_u32(a + (size_t)k * 4), load_u32(e + (size_t)k * 4))) {
                 u = u < 0 ? -u : u;
                 worst = u > worst ? u : worst;
             }
@@ -507,7 +508,8 @@ void tv_check_part(tv_ctx *t, const char *name, const void *got, int32_t offset,
                     for (int32_t k = 0; k < count; k++) {
                         int is_b;
                         int32_t at;
-                        if (param_owner(rows, nl, (offset + k) % P, &is_b, &at) == i && is_b == pb) {
+                        if (param_owner(rows, nl, (offset + k) % P, &is_b, &at) == i &&
+                            is_b == pb) {
                             tot++;
                             n += differs(d, a + (size_t)k * w, e + (size_t)k * w, w);
                         }

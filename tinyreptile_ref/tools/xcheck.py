@@ -245,19 +245,13 @@ class Reference:
 def reference(job):
     """The NumPy twin's records of the job's round (tr_tinyreptile_device_round_traced_f32's)."""
     recs, before = [], []
-    phi_holder = {}
-
-    def hook(step, layer, tensor, a):
-        recs.append(Record(step, layer, tensor, a.shape, fnv1a(a), a))
-
-    # theta before each step: replay the steps one at a time
     phi = job.theta.copy()
-    for j in range(len(job.x)):
+    for j in range(len(job.x)):  # one step at a time, for theta before each step
         before.append(phi.copy())
         phi, _ = rt.tinyreptile_device_round_f32(
             phi, job.x[j:j + 1], job.target[j:j + 1], job.model, job.lr, job.mode,
-            trace=lambda s, l, t, a, j=j: hook(j, l, t, a))
-    phi_holder["phi"] = phi
+            trace=lambda s, layer, t, a, j=j: recs.append(
+                Record(j, layer, t, a.shape, fnv1a(a), a)))
     return Reference(recs, before, phi)
 
 
