@@ -262,3 +262,32 @@ def test_the_runners_failing_case_traced_on_the_wrong_build(progs, tmp_path, cap
     subprocess.run([str(progs / "trace_fma"), str(jp), str(tp)], check=True, capture_output=True)
     assert main(["xcheck", str(tp)]) == 1
     assert "DIAGNOSIS: fused multiply-add contraction" in capsys.readouterr().out
+
+
+def modeled(trace, culprit):
+    """Per record xcheck can recompute: (key, elements the culprit reproduces, elements), from
+    the device's own operands."""
+    ctx = xc.Context(trace.job, trace, xc.reference(trace.job))
+    out = []
+    for r in trace.records:
+        ev = xc.element_model(ctx, r)
+        if ev is None or culprit not in ev((0,) * len(r.shape))[1]:
+            continue
+        ok = sum(xc.same_bits(ev(i)[1][culprit], r.data[i]) for i in np.ndindex(*r.shape))
+        out.append((r.key, ok, int(np.prod(r.shape))))
+    return out
+
+
+@pytest.mark.parametrize("task", ["sine", "digits"])
+def test_element_models_give_the_correct_builds_bits_for_every_record(progs, tmp_path, task):
+    got = modeled(run_host(progs / "trace_host", xc.make_job(task, k=2), tmp_path), "plain")
+    kinds = {(k[2], k[1]) for k, _, _ in got}
+    assert len(kinds) >= 6  # outputs, activations, deltas, updates
+    assert all(ok == n for _, ok, n in got), got
+
+
+@pytest.mark.skipif(not cpu_has_fma(), reason="the host CPU has no FMA")
+def test_the_fma_model_gives_the_contracting_builds_bits_for_every_record(progs, tmp_path):
+    got = modeled(run_host(progs / "trace_fma", xc.make_job("sine", k=2), tmp_path), "fma")
+    assert {k[2] for k, _, _ in got} == {rt.TRACE_OUT, rt.TRACE_DOUT, rt.TRACE_W, rt.TRACE_B}
+    assert all(ok == n for _, ok, n in got), got

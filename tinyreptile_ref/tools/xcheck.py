@@ -446,6 +446,69 @@ def element_model(ctx, rec):
                        for i in range(min(x.size, 4))) + ("; ..." if x.size > 4 else ""))
             return ops, out
         return ev
+    if rec.tensor == rt.TRACE_OUT and L is not None and L.kind == "conv1d":
+        w, b = ctx.params(rec.step, rec.layer)
+        x = ctx.layer_input(rec.step, rec.layer)
+        if w is None or b is None or x is None:
+            return None
+        x = np.asarray(x).reshape(L.in_shape)
+
+        def ev(idx):
+            t, co = idx
+            pairs, shown = [], []
+            for k in range(w.shape[1]):
+                p = t * L.stride + k * L.dilation - L.pad_before
+                if 0 <= p < x.shape[0]:
+                    for ci in range(x.shape[1]):
+                        pairs.append((w[co, k, ci], x[p, ci]))
+                        if len(shown) < 3:
+                            shown.append(f"w[{co}][{k}][{ci}] = {fmt(w[co, k, ci])}, "
+                                         f"x[{p}][{ci}] = {fmt(x[p, ci])}")
+            out = {h: _dot(b[co], pairs, h) for h in ("plain",) + DOT_CULPRITS}
+            ops = (f"y[{t}][{co}] = b[{co}] + sum over k ascending, then ci ascending (valid "
+                   f"taps), of w[{co}][k][ci]*x[{t}*{L.stride} + k*{L.dilation} - "
+                   f"{L.pad_before}][ci], {len(pairs)} terms; b[{co}] = {fmt(b[co])}; "
+                   + "; ".join(shown) + ("; ..." if len(pairs) > 3 else ""))
+            return ops, out
+        return ev
+    if rec.tensor == rt.TRACE_DOUT and rec.layer + 1 < len(m.layers):
+        nxt = m.layers[rec.layer + 1]
+        dy = ctx.data((rec.step, rec.layer + 1, rt.TRACE_DOUT))
+        if dy is None:
+            return None
+        if nxt.kind == "dense":  # dx[i] = 0 + sum over o ascending of dy[o]*w[o][i]
+            w, _ = ctx.params(rec.step, rec.layer + 1)
+            if w is None:
+                return None
+            dyv = np.asarray(dy).reshape(-1)
+
+            def ev(idx):
+                i = int(np.ravel_multi_index(idx, rec.shape))
+                pairs = [(dyv[o], w[o, i]) for o in range(dyv.size)]
+                out = {h: _dot(F32(0.0), pairs, h) for h in ("plain",) + DOT_CULPRITS}
+                ops = (f"dx[{i}] = 0 + sum over o ascending of dy[o]*w[o][{i}] (layer "
+                       f"{rec.layer + 1}'s backward), O = {dyv.size}; " + "; ".join(
+                           f"dy[{o}] = {fmt(dyv[o])}, w[{o}][{i}] = {fmt(w[o, i])}"
+                           for o in range(min(dyv.size, 3))) + ("; ..." if dyv.size > 3 else ""))
+                return ops, out
+            return ev
+        if nxt.kind == "tanh":  # dx = dy * (1 - y*y), y the tanh's output
+            y = ctx.data((rec.step, rec.layer + 1, rt.TRACE_OUT))
+            if y is None:
+                return None
+
+            def ev(idx):
+                g, v = f32(dy[idx]), f32(y[idx])
+                out = {}
+                for h, A in (("plain", PLAIN), ("ftz", FTZ)):
+                    out[h] = A.mul(g, A.sub(F32(1.0), A.mul(v, v)))
+                out["fma"] = PLAIN.mul(g, fma32(-v, v, F32(1.0)))
+                out["extended"] = round_f32(_fr(g) * (1 - _fr(v) * _fr(v))) if \
+                    np.isfinite(g) and np.isfinite(v) else out["plain"]
+                return (f"dx{list(idx)} = dy*(1 - y*y) (tanh backward), dy = {fmt(g)}, "
+                        f"y = {fmt(v)}"), out
+            return ev
+        return None
     if rec.tensor == rt.TRACE_OUT and L is not None and L.kind in ("tanh", "relu"):
         xin = ctx.layer_input(rec.step, rec.layer)
         if xin is None:
