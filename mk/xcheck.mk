@@ -6,13 +6,15 @@
 #   build/xcheck/trace_fma      the same built with contraction on (-ffp-contract=fast
 #                               -march=x86-64-v3: FMA), x86-64 hosts only
 #   build/xcheck/trace_tanhf    the tanh activation on libm's tanhf (tests/xcheck/plant_tanhf.c)
+#   build/xcheck/trace_expf     the softmax loss on libm's expf (csrc/loss.c with -Dtr__expf=expf)
 #   build/xcheck/trace_rev      the dense forward summing in reverse (tests/xcheck/plant_dense_reversed.c)
 #   build/mcu/m4f/trace_fw.elf     the traced round on Cortex-M4F (job and trace over semihosting)
 #   build/mcu/m4f/trace_fw_fz.elf  the same with start-up code that sets FPSCR.FZ (tests/xcheck/plant_fz.c)
 
 XCHECK_BUILD := $(BUILD)/xcheck
 XCHECK_SRC := mcu/firmware/trace_fw.c
-XCHECK_HOST := $(XCHECK_BUILD)/trace_host $(XCHECK_BUILD)/trace_tanhf $(XCHECK_BUILD)/trace_rev
+XCHECK_HOST := $(XCHECK_BUILD)/trace_host $(XCHECK_BUILD)/trace_tanhf $(XCHECK_BUILD)/trace_expf \
+               $(XCHECK_BUILD)/trace_rev
 ifeq ($(shell uname -m),x86_64)
 XCHECK_HOST += $(XCHECK_BUILD)/trace_fma
 endif
@@ -43,6 +45,7 @@ $(XCHECK_BUILD)/trace_$(1): $(XCHECK_SRC) $(LIB_SRCS) $(LIB_HDRS) $(4)
 	$$(Q)$(CC) $(HOST_CFLAGS) -Icsrc $(XCHECK_SRC) $(4) $(XCHECK_BUILD)/obj_$(1)/*.o $(5) -o $$@
 endef
 $(eval $(call xcheck_plant,tanhf,csrc/activation.c,-Dtr_tanh_f32=tr__plant_tanh_f32,tests/xcheck/plant_tanhf.c,-lm))
+$(eval $(call xcheck_plant,expf,csrc/loss.c,-Dtr__expf=expf,,-lm))
 $(eval $(call xcheck_plant,rev,csrc/dense.c,-Dtr_dense_forward_f32=tr__plant_unused_dense_forward_f32,tests/xcheck/plant_dense_reversed.c,))
 
 .PHONY: xcheck-progs

@@ -1,8 +1,8 @@
-"""xcheck (tools/xcheck.py) and the trace (tr_tinyreptile_device_round_traced_f32): the C runtime's
-records equal the NumPy twin's, bit for bit, through the cffi hook and through the traced
-program's file; and on REAL wrong builds (mk/xcheck.mk: contraction on an FMA host, FPSCR.FZ set
-by the Cortex-M4F start-up under QEMU, libm's tanhf, a dense forward summing in reverse) xcheck
-finds the first diverging record and names the planted cause."""
+"""xcheck (tools/xcheck.py) and the trace (tr_tinyreptile_device_round_traced_f32): the C
+runtime's records equal the NumPy twin's, bit for bit, through the cffi hook and through the
+traced program's file; and on REAL wrong builds (mk/xcheck.mk: contraction on an FMA host,
+FPSCR.FZ set by the Cortex-M4F start-up under QEMU, libm's tanhf or expf, a dense forward
+summing in reverse) xcheck finds the first diverging record and names the planted cause."""
 import io
 import pathlib
 import shutil
@@ -36,7 +36,8 @@ def progs():
     if shutil.which("make") is None or shutil.which("cc") is None:
         pytest.skip("no make or cc")
     targets = [str(p.relative_to(ROOT)) for p in
-               (BUILD / "trace_host", BUILD / "trace_tanhf", BUILD / "trace_rev")]
+               (BUILD / "trace_host", BUILD / "trace_tanhf", BUILD / "trace_expf",
+                BUILD / "trace_rev")]
     if cpu_has_fma():
         targets.append("build/xcheck/trace_fma")
     if HAVE_MCU:
@@ -183,6 +184,13 @@ def test_xcheck_names_libm_tanhf(progs, tmp_path):
     assert res["record"] == (0, 1, rt.TRACE_OUT)
 
 
+def test_xcheck_names_libm_expf_in_the_softmax_loss(progs, tmp_path):
+    tr = run_host(progs / "trace_expf", xc.make_job("digits", k=2), tmp_path)
+    res, text = report(tr)
+    assert res["culprit"] == "libm-expf", text
+    assert res["record"] == (0, 5, rt.TRACE_DOUT)  # the loss' gradient, the last layer's dout
+
+
 def test_xcheck_names_a_reversed_reduction(progs, tmp_path):
     tr = run_host(progs / "trace_rev", xc.make_job("sine", k=3), tmp_path)
     res, text = report(tr)
@@ -289,5 +297,6 @@ def test_element_models_give_the_correct_builds_bits_for_every_record(progs, tmp
 @pytest.mark.skipif(not cpu_has_fma(), reason="the host CPU has no FMA")
 def test_the_fma_model_gives_the_contracting_builds_bits_for_every_record(progs, tmp_path):
     got = modeled(run_host(progs / "trace_fma", xc.make_job("sine", k=2), tmp_path), "fma")
-    assert {k[2] for k, _, _ in got} == {rt.TRACE_OUT, rt.TRACE_DOUT, rt.TRACE_W, rt.TRACE_B}
+    assert {k[2] for k, _, _ in got} == {rt.TRACE_OUT, rt.TRACE_LOSS, rt.TRACE_DOUT, rt.TRACE_W,
+                                         rt.TRACE_B}
     assert all(ok == n for _, ok, n in got), got

@@ -324,6 +324,11 @@ class Arith:
 PLAIN, FTZ = Arith(), Arith(ftz=True)
 
 
+def A_div(A, a, b):
+    with np.errstate(all="ignore"):
+        return A._o(A._i(a) / A._i(b))
+
+
 def _dot(init, pairs, how):
     """init + sum of a*b over pairs, evaluated the way `how` says."""
     A = FTZ if how == "ftz" else PLAIN
@@ -364,19 +369,20 @@ def _dot(init, pairs, how):
     raise ValueError(how)
 
 
-def _libm_tanhf():
+def _libm(fname):
+    """The host C library's float function `fname` (tanhf, expf, logf), or None."""
     name = ctypes.util.find_library("m")
     if not name:
         return None
     try:
-        fn = ctypes.CDLL(name).tanhf
+        fn = getattr(ctypes.CDLL(name), fname)
     except (OSError, AttributeError):
         return None
     fn.argtypes, fn.restype = [ctypes.c_float], ctypes.c_float
     return fn
 
 
-_TANHF = _libm_tanhf()
+_TANHF, _EXPF, _LOGF = _libm("tanhf"), _libm("expf"), _libm("logf")
 
 DOT_CULPRITS = ("fma", "ftz", "extended", "reversed", "pairwise", "lanes4", "lanes8")
 CULPRIT_TEXT = {
@@ -389,6 +395,8 @@ CULPRIT_TEXT = {
     "lanes4": "another reduction order: 4 partial sums (a 4-lane vectoriser)",
     "lanes8": "another reduction order: 8 partial sums (an 8-lane vectoriser)",
     "libm-tanhf": "libm's tanhf in place of the library's own tanh (csrc/mathf.c)",
+    "libm-expf": "libm's expf in place of the library's own exp (csrc/mathf.c)",
+    "libm-logf": "libm's logf in place of the library's own log (csrc/mathf.c)",
 }
 
 
@@ -471,6 +479,61 @@ def element_model(ctx, rec):
                    + "; ".join(shown) + ("; ..." if len(pairs) > 3 else ""))
             return ops, out
         return ev
+    if rec.tensor == rt.TRACE_LOSS:
+        last = len(m.layers) - 1
+        pred = ctx.data((rec.step, last, rt.TRACE_OUT))
+        if pred is None:
+            return None
+        pred = np.asarray(pred).reshape(-1)
+        target = ctx.job.target[rec.step]
+        if m.loss == "mse":
+            t = np.asarray(target, F32).reshape(-1)
+
+            def ev(idx):
+                n = F32(pred.size)
+                out = {}
+                for h, A in (("plain", PLAIN), ("ftz", FTZ)):
+                    acc = F32(0.0)
+                    for j in range(pred.size):
+                        d = A.sub(pred[j], t[j])
+                        acc = A.add(acc, A.mul(d, d))
+                    out[h] = A_div(A, acc, n)
+                acc = F32(0.0)
+                for j in range(pred.size):
+                    d = PLAIN.sub(pred[j], t[j])
+                    acc = fma32(d, d, acc)
+                out["fma"] = A_div(PLAIN, acc, n)
+                if np.isfinite(pred).all():
+                    out["extended"] = round_f32(sum(((_fr(p) - _fr(q)) ** 2 for p, q in
+                                                     zip(pred, t)), Fraction(0)) / pred.size)
+                return (f"loss = (0 + sum over j ascending of (pred[j] - target[j])^2) / "
+                        f"{pred.size}; pred[0] = {fmt(pred[0])}, target[0] = {fmt(t[0])}"), out
+            return ev
+        label = int(np.asarray(target).reshape(-1)[0])
+
+        def ev(idx):
+            from ..kernels import mathf
+            own_exp = lambda v: mathf.exp_f32(np.array([v], F32))[0]  # noqa: E731
+            own_log = lambda v: mathf.log_f32(np.array([v], F32))[0]  # noqa: E731
+            variants = {"plain": (own_exp, own_log)}
+            if _EXPF is not None:
+                variants["libm-expf"] = (lambda v: f32(_EXPF(float(v))), own_log)
+            if _LOGF is not None:
+                variants["libm-logf"] = (own_exp, lambda v: f32(_LOGF(float(v))))
+            out = {}
+            for h, (ex, lg) in variants.items():
+                mx = pred[0]
+                for c in range(1, pred.size):
+                    mx = pred[c] if pred[c] > mx else mx
+                sm = F32(0.0)
+                for c in range(pred.size):
+                    sm = PLAIN.add(sm, ex(PLAIN.sub(pred[c], mx)))
+                out[h] = PLAIN.add(F32(0.0), PLAIN.sub(lg(sm), PLAIN.sub(pred[label], mx)))
+            return (f"loss = log(sum over c ascending of exp(z[c] - max z)) - (z[{label}] - "
+                    f"max z), C = {pred.size}; z[0] = {fmt(pred[0])}"), out
+        return ev
+    if rec.tensor == rt.TRACE_DOUT and rec.layer == len(m.layers) - 1:
+        return _dpred_model(ctx, rec)
     if rec.tensor == rt.TRACE_DOUT and rec.layer + 1 < len(m.layers):
         nxt = m.layers[rec.layer + 1]
         dy = ctx.data((rec.step, rec.layer + 1, rt.TRACE_DOUT))
@@ -559,6 +622,50 @@ def element_model(ctx, rec):
 
 
 # ------------------------------------------------------------------------------ the check
+
+def _dpred_model(ctx, rec):
+    """The loss' gradient dpred (the last layer's DOUT), elementwise."""
+    from ..kernels import mathf
+    m = ctx.job.model
+    pred = ctx.data((rec.step, len(m.layers) - 1, rt.TRACE_OUT))
+    if pred is None:
+        return None
+    pred = np.asarray(pred).reshape(-1)
+    target = ctx.job.target[rec.step]
+    if m.loss == "mse":
+        t = np.asarray(target, F32).reshape(-1)
+        scale = F32(2.0) / F32(pred.size)
+
+        def ev(idx):
+            j = int(np.ravel_multi_index(idx, rec.shape))
+            out = {h: A.mul(A.sub(pred[j], t[j]), scale) for h, A in (("plain", PLAIN),
+                                                                       ("ftz", FTZ))}
+            return (f"dpred[{j}] = (pred[{j}] - target[{j}]) * (2/{pred.size}), pred = "
+                    f"{fmt(pred[j])}, target = {fmt(t[j])}"), out
+        return ev
+    label = int(np.asarray(target).reshape(-1)[0])
+    exps = {"plain": lambda v: mathf.exp_f32(np.array([v], F32))[0]}
+    if _EXPF is not None:
+        exps["libm-expf"] = lambda v: f32(_EXPF(float(v)))
+
+    def ev(idx):
+        c = int(np.ravel_multi_index(idx, rec.shape))
+        out = {}
+        for h, ex in exps.items():
+            mx = pred[0]
+            for q in range(1, pred.size):
+                mx = pred[q] if pred[q] > mx else mx
+            sm = F32(0.0)
+            for q in range(pred.size):
+                sm = PLAIN.add(sm, ex(PLAIN.sub(pred[q], mx)))
+            p = A_div(PLAIN, ex(PLAIN.sub(pred[c], mx)), sm)
+            if c == label:
+                p = PLAIN.sub(p, F32(1.0))
+            out[h] = A_div(PLAIN, p, F32(1.0))
+        return (f"dz[{c}] = exp(z[{c}] - max z) / (sum over q ascending of exp(z[q] - max z))"
+                f"{' - 1' if c == label else ''}, z[{c}] = {fmt(pred[c])}"), out
+    return ev
+
 
 def _name(model, rec):
     if rec.layer < 0:
