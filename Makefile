@@ -146,6 +146,9 @@ include mk/flags.mk
 # The Python distributions: sdist and wheel (make dist, dist-test).
 include mk/package.mk
 
+# The traced device round and the planted wrong builds for xcheck (tests/test_xcheck.py).
+include mk/xcheck.mk
+
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile
 	$(Q)$(PYTHON) mcu/tools/size.py --cc $(MCU_CC) --out $(BUILD)/size --markdown $(BUILD)/size/size.md

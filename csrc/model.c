@@ -362,7 +362,61 @@ typedef struct {
     float *act;    /* [B][acts] in table order: layer outputs, each [B][out_n] */
     float *dlt[2]; /* the two delta buffers */
     float *grad;   /* [n_params] or NULL */
+    const tr_trace *trace; /* the hook, or NULL */
+    int32_t step;          /* the step the records belong to */
 } tr__run;
+
+/* One trace record (nothing when there is no hook): `n` floats at data, shape d0 x d1 x d2
+ * of rank `rank`. */
+static void tr__emit(const tr__run *r, int32_t layer, int32_t tensor, int32_t rank, int32_t d0,
+                     int32_t d1, int32_t d2, const float *data)
+{
+    tr_trace_record rec;
+    if (!r->trace || !r->trace->fn) {
+        return;
+    }
+    rec.step = r->step;
+    rec.layer = layer;
+    rec.tensor = tensor;
+    rec.rank = rank;
+    rec.dim[0] = d0;
+    rec.dim[1] = d1;
+    rec.dim[2] = d2;
+    rec.n = d0 * d1 * d2;
+    rec.data = data;
+    r->trace->fn(r->trace->ctx, &rec);
+}
+
+/* Layer i's output (OUT) or its delta (DOUT), one sample, in the layer's output shape. */
+static void tr__emit_act(const tr__run *r, int32_t i, int32_t tensor, const float *data)
+{
+    const tr_layer *l;
+    if (!r->trace) {
+        return;
+    }
+    l = &r->m->layers[i];
+    tr__emit(r, i, tensor, l->out_rank, l->out_dim[0], l->out_rank == 2 ? l->out_dim[1] : 1, 1,
+             data);
+}
+
+/* A parametric layer's weight and bias (W, B) as they are in theta. */
+static void tr__emit_params(const tr__run *r, int32_t i, const float *theta)
+{
+    const tr_layer *l;
+    tr__geom g;
+    if (!r->trace) {
+        return;
+    }
+    l = &r->m->layers[i];
+    (void)tr__geometry(&g, l);
+    if (l->kind == TR_LAYER_DENSE) {
+        tr__emit(r, i, TR_TRACE_W, 2, g.O, g.I, 1, theta + l->w_off);
+        tr__emit(r, i, TR_TRACE_B, 1, g.O, 1, 1, theta + l->b_off);
+    } else {
+        tr__emit(r, i, TR_TRACE_W, 3, g.C_out, g.K, g.C_in, theta + l->w_off);
+        tr__emit(r, i, TR_TRACE_B, 1, g.C_out, 1, 1, theta + l->b_off);
+    }
+}
 
 static void tr__carve(tr__run *r, const tr_model *m, const tr__info *info, float *a,
                       const tr__layout *lay, int with_grad)
@@ -373,6 +427,8 @@ static void tr__carve(tr__run *r, const tr_model *m, const tr__info *info, float
     r->dlt[0] = a + lay->d0;
     r->dlt[1] = a + lay->d1;
     r->grad = with_grad && lay->samples > lay->grad ? a + lay->grad : NULL;
+    r->trace = NULL;
+    r->step = 0;
 }
 
 /* Forward over B samples (B <= the layout's bact). Returns the status and the prediction
@@ -411,6 +467,9 @@ static tr_status tr__forward(const float **pred, const tr__run *r, const float *
             out = slot;
             cur = slot;
             slot += (size_t)B * (size_t)g.out_n;
+        }
+        if (st == TR_OK) {
+            tr__emit_act(r, i, TR_TRACE_OUT, cur);
         }
     }
     *pred = cur;
@@ -576,6 +635,7 @@ static tr_status tr__backward_sample(const tr__run *r, float *theta, const float
             float *w = theta + l->w_off, *b = theta + l->b_off;
             float *gw = fused ? NULL : r->grad + l->w_off;
             float *gb = fused ? NULL : r->grad + l->b_off;
+            tr__emit_act(r, i, TR_TRACE_DOUT, r->dlt[cur]);
             if (l->kind == TR_LAYER_DENSE) {
                 tr__dense_sample(dx, w, b, gw, gb, r->dlt[cur], in, g.I, g.O, lr);
             } else {
@@ -584,16 +644,22 @@ static tr_status tr__backward_sample(const tr__run *r, float *theta, const float
                 }
                 tr__conv1d_weights(w, b, gw, gb, r->dlt[cur], in, &g, lr);
             }
+            if (fused) {
+                tr__emit_params(r, i, theta);
+            }
             slot_end = own;
             cur = 1 - cur;
             y = NULL;
         } else if (l->kind == TR_LAYER_RELU || l->kind == TR_LAYER_TANH) {
             y = slot_end - g.in_n; /* the preceding parametric layer's buffer: holds this output */
+            tr__emit_act(r, i, TR_TRACE_DOUT, r->dlt[cur]);
             if (l->kind == TR_LAYER_RELU) {
                 st = tr_relu_backward_f32(r->dlt[cur], r->dlt[cur], y, g.in_n);
             } else {
                 st = tr_tanh_backward_f32(r->dlt[cur], r->dlt[cur], y, g.in_n);
             }
+        } else {
+            tr__emit_act(r, i, TR_TRACE_DOUT, r->dlt[cur]); /* flatten */
         }
     }
     return st;
@@ -615,6 +681,7 @@ static tr_status tr__backward_batch(const tr__run *r, float *grad, const float *
             float *own = slot_end - (size_t)B * (size_t)g.out_n;
             const float *in = i > r->info->first ? own - (size_t)B * (size_t)g.in_n : x;
             float *dx = i > r->info->first ? r->dlt[1 - cur] : NULL;
+            tr__emit_act(r, i, TR_TRACE_DOUT, r->dlt[cur]); /* B == 1 when traced */
             if (l->kind == TR_LAYER_DENSE) {
                 st = tr_dense_backward_f32(dx, grad + l->w_off, grad + l->b_off, r->dlt[cur],
                                            in, theta + l->w_off, B, g.I, g.O);
@@ -627,11 +694,14 @@ static tr_status tr__backward_batch(const tr__run *r, float *grad, const float *
             cur = 1 - cur;
         } else if (l->kind == TR_LAYER_RELU || l->kind == TR_LAYER_TANH) {
             const float *y = slot_end - (size_t)B * (size_t)g.in_n;
+            tr__emit_act(r, i, TR_TRACE_DOUT, r->dlt[cur]);
             if (l->kind == TR_LAYER_RELU) {
                 st = tr_relu_backward_f32(r->dlt[cur], r->dlt[cur], y, B * g.in_n);
             } else {
                 st = tr_tanh_backward_f32(r->dlt[cur], r->dlt[cur], y, B * g.in_n);
             }
+        } else {
+            tr__emit_act(r, i, TR_TRACE_DOUT, r->dlt[cur]); /* flatten */
         }
     }
     return st;
@@ -683,12 +753,18 @@ static tr_status tr__step(float *loss, const tr__run *r, float *theta, const tr_
             st = tr__loss(&l, r, pred, s, B);
         }
         if (st == TR_OK) {
+            tr__emit(r, -1, TR_TRACE_LOSS, 1, 1, 1, 1, &l);
             if (mode == TR_TRAIN_FUSED) {
                 st = tr__backward_sample(r, theta, s->x, 1, lr);
             } else {
                 st = tr__backward_batch(r, r->grad, theta, s->x, B);
                 if (st == TR_OK) {
                     st = tr_sgd_step_f32(theta, r->grad, lr, r->m->n_params);
+                }
+                for (int32_t i = r->m->n_layers - 1; i >= 0 && r->trace; i--) {
+                    if (tr__is_param(r->m->layers[i].kind)) {
+                        tr__emit_params(r, i, theta);
+                    }
                 }
             }
         }
@@ -901,6 +977,17 @@ tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena
                                           const tr_model *model, int32_t k,
                                           int32_t arena_bytes, float lr, int32_t mode)
 {
+    return tr_tinyreptile_device_round_traced_f32(phi, losses, arena, theta, x, target, labels,
+                                                  model, k, arena_bytes, lr, mode, NULL);
+}
+
+tr_status tr_tinyreptile_device_round_traced_f32(float *phi, float *losses, void *arena,
+                                                 const float *theta, const float *x,
+                                                 const float *target, const int32_t *labels,
+                                                 const tr_model *model, int32_t k,
+                                                 int32_t arena_bytes, float lr, int32_t mode,
+                                                 const tr_trace *trace)
+{
     tr__info info;
     tr__layout lay;
     tr__run r;
@@ -910,6 +997,9 @@ tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena
     tr_status st = tr__plan(&info, &lay, model, 1, 1, mode);
     if (st != TR_OK) {
         return st;
+    }
+    if (trace && mode == TR_TRAIN_ACCUM) {
+        return TR_ERR_PARAM;
     }
     if (k < 0 || !tr__mul_ok(&n, k, info.in_n) || !tr__mul_ok(&n, k, info.out_n)) {
         return TR_ERR_SHAPE;
@@ -922,6 +1012,7 @@ tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena
         return st;
     }
     tr__copy(phi, theta, model->n_params);
+    r.trace = trace;
     {
         /* the one sample in RAM: x [in_n], then its target [tgt] */
         float *xs = a + lay.samples, *ts = xs + info.in_n;
@@ -929,6 +1020,7 @@ tr_status tr_tinyreptile_device_round_f32(float *phi, float *losses, void *arena
         for (int32_t j = 0; j < k && st == TR_OK; j++) {
             float l = 0.0f;
             tr__store(xs, ts, 0, &info, model, x, target, labels, j);
+            r.step = j;
             st = tr__step(&l, &r, phi, &one, 1, lr, mode);
             if (losses) {
                 losses[j] = l;

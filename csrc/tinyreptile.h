@@ -425,6 +425,51 @@ tr_status tr_reptile_device_round_f32(float *phi, float *losses, void *arena,
                                       const tr_model *model, int32_t k, int32_t epochs,
                                       int32_t batch, int32_t arena_bytes, float lr);
 
+/* ---- trace of a device round, float32 ----
+ *
+ * What a traced round computed, record by record, through a caller-supplied hook (the
+ * library itself writes nothing anywhere; without a hook nothing is recorded and nothing is
+ * spent but a test per record). docs/trace-format.md is the file format built on these
+ * records and tinyreptile_ref/runtime/model.py's tinyreptile_device_round_f32(trace=...) the
+ * NumPy twin that makes the same records from the same inputs. Per step j, in this order:
+ *   OUT  layer i's output [out shape] after layer i, for i ascending (forward);
+ *   LOSS the step's loss [1] (layer -1);
+ *   DOUT d loss / d (layer i's output) [out shape], for i descending from the last layer
+ *        down to the first parametric one (backward; for relu/tanh before their backward);
+ *   W, B a parametric layer's updated weight ([O][I] dense, [C_out][K][C_in] conv1d) and
+ *        bias [O] / [C_out]: FUSED right after the layer's own update (between the DOUT
+ *        records), GRAD after the SGD step (after every DOUT), for the parametric layers in
+ *        descending order. Both modes give the same records, with the same bits, in these
+ *        two orders. */
+enum { TR_TRACE_OUT = 0, TR_TRACE_LOSS = 1, TR_TRACE_DOUT = 2, TR_TRACE_W = 3,
+       TR_TRACE_B = 4 };
+
+/* One record: data [n] = [dim[0]]...[dim[rank-1]] row-major, valid during the call only. */
+typedef struct {
+    int32_t step;   /* the training step within the round, from 0 */
+    int32_t layer;  /* index in the layer table; -1 for the loss */
+    int32_t tensor; /* TR_TRACE_OUT, ... */
+    int32_t rank;   /* 1 to 3; unused dims are 1 */
+    int32_t dim[3];
+    int32_t n;      /* dim[0]*dim[1]*dim[2] */
+    const float *data;
+} tr_trace_record;
+
+/* The hook: fn(ctx, record) for every record; fn NULL records nothing. */
+typedef struct {
+    void (*fn)(void *ctx, const tr_trace_record *record);
+    void *ctx;
+} tr_trace;
+
+/* tr_tinyreptile_device_round_f32 with a trace (NULL: none, the same function). Modes FUSED
+ * and GRAD; TR_TRAIN_ACCUM with a trace gives TR_ERR_PARAM. */
+tr_status tr_tinyreptile_device_round_traced_f32(float *phi, float *losses, void *arena,
+                                                 const float *theta, const float *x,
+                                                 const float *target, const int32_t *labels,
+                                                 const tr_model *model, int32_t k,
+                                                 int32_t arena_bytes, float lr, int32_t mode,
+                                                 const tr_trace *trace);
+
 /* TR_CDEF_END */
 
 #ifdef __cplusplus

@@ -48,7 +48,7 @@ struct tv_ctx {
     unsigned char used_param[TV_MAX_PARAMS]; /* parameters the handler asked for */
     unsigned char used_blob[TV_MAX_BLOBS];   /* blobs the handler asked for */
     int failed;
-    char msg[320];
+    char msg[640];
 };
 
 int tv_little_endian(void)
@@ -369,6 +369,153 @@ static long load_int(const unsigned char *p, tv_dtype d)
     }
 }
 
+/* ------------------------------------------------------------------ comparing */
+
+/* The signed ulp distance got - expected of two float32 bit patterns: each mapped to a
+ * monotone integer line (negative values mirrored below +0, so +0 and -0 are both 0 and 0 ulp
+ * apart; the infinities one step beyond the largest finite values); 0 when both are NaN;
+ * no distance (returns 0) when only one is NaN. The rule of tinyreptile_ref/tools/xcheck.py. */
+static long long ordinal_f32(uint32_t u)
+{
+    return u < 0x80000000u ? (long long)u : -(long long)(u - 0x80000000u);
+}
+
+static int ulp_f32(long long *d, uint32_t got, uint32_t expected)
+{
+    if (is_nan_bits(got) || is_nan_bits(expected)) {
+        *d = 0;
+        return is_nan_bits(got) && is_nan_bits(expected);
+    }
+    *d = ordinal_f32(got) - ordinal_f32(expected);
+    return 1;
+}
+
+static float f32_of(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* snprintf at *len into buf[cap], saturating. */
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (*len + 1 >= cap) {
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        *len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+    }
+}
+
+/* A model case's parameter layout: the "layers" input ([n_layers][13], tr_layer rows) and
+ * the "n_params" parameter; 0 when the case has none. */
+static int param_layout(const tv_ctx *t, const int32_t **rows, int32_t *nl, int32_t *P)
+{
+    int j = find_blob(t, "layers", TV_INPUT);
+    *P = 0;
+    for (int32_t i = 0; i < t->c->nparams; i++) {
+        if (strcmp(t->c->params[i].name, "n_params") == 0 && t->c->params[i].str == NULL) {
+            *P = t->c->params[i].value;
+        }
+    }
+    if (j < 0 || *P < 1 || t->c->blobs[j].dtype != TV_S32 || t->count[j] % 13 != 0 ||
+        t->data[j] == NULL) {
+        return 0;
+    }
+    *rows = (const int32_t *)t->data[j];
+    *nl = t->count[j] / 13;
+    return 1;
+}
+
+static const char *const kind_names[] = {"dense", "conv1d", "relu", "tanh", "flatten"};
+
+/* Which tensor parameter p belongs to: its layer, w (0) or b (1), and the element's index in
+ * that tensor; -1 when no layer owns p. */
+static int32_t param_owner(const int32_t *rows, int32_t nl, int32_t p, int *is_b, int32_t *at)
+{
+    for (int32_t i = 0; i < nl; i++) {
+        const int32_t *r = rows + 13 * i;
+        int32_t nw, nb;
+        if (r[0] == 0) {
+            nw = r[5] * r[2]; /* dense: w [O][I] */
+            nb = r[5];
+        } else if (r[0] == 1) {
+            nw = r[6] * r[9] * r[3]; /* conv1d: w [C_out][K][C_in] */
+            nb = r[6];
+        } else {
+            continue;
+        }
+        if (p >= r[7] && p < r[7] + nw) {
+            *is_b = 0;
+            *at = p - r[7];
+            return i;
+        }
+        if (p >= r[8] && p < r[8] + nb) {
+            *is_b = 1;
+            *at = p - r[8];
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* "layer 2 (dense) w[1][41] ([o][i])" for parameter p. */
+static void name_param(char *buf, size_t cap, size_t *len, const int32_t *rows, int32_t nl,
+                       int32_t p)
+{
+    int is_b;
+    int32_t at, i = param_owner(rows, nl, p, &is_b, &at);
+    const int32_t *r;
+    if (i < 0) {
+        put(buf, cap, len, "parameter %ld (no layer owns it)", (long)p);
+        return;
+    }
+    r = rows + 13 * i;
+    put(buf, cap, len, "layer %ld (%s) ", (long)i, kind_names[r[0]]);
+    if (is_b) {
+        put(buf, cap, len, "b[%ld] ([%s])", (long)at, r[0] == 0 ? "o" : "co");
+    } else if (r[0] == 0) {
+        put(buf, cap, len, "w[%ld][%ld] ([o][i])", (long)(at / r[2]), (long)(at % r[2]));
+    } else {
+        const int32_t K = r[9], C = r[3];
+        put(buf, cap, len, "w[%ld][%ld][%ld] ([co][k][ci])", (long)(at / (K * C)),
+            (long)(at / C % K), (long)(at % C));
+    }
+}
+
+/* "[1][2]": flat element e of a blob in its shape. */
+static void name_index(char *buf, size_t cap, size_t *len, const tv_blob *b, int32_t e)
+{
+    int32_t idx[TV_MAX_NDIM];
+    if (b->ndim < 1) {
+        put(buf, cap, len, "[%ld]", (long)e);
+        return;
+    }
+    for (int32_t d = b->ndim - 1; d >= 0; d--) {
+        int32_t n = b->shape[d] > 0 ? b->shape[d] : 1;
+        idx[d] = e % n;
+        e /= n;
+    }
+    for (int32_t d = 0; d < b->ndim; d++) {
+        put(buf, cap, len, "[%ld]", (long)idx[d]);
+    }
+}
+
+static int differs(tv_dtype d, const unsigned char *a, const unsigned char *e, size_t w)
+{
+    if (d == TV_F32) {
+        uint32_t ua = load_u32(a), ue = load_u32(e);
+        return !(ua == ue || (is_nan_bits(ua) && is_nan_bits(ue)));
+    }
+    return memcmp(a, e, w) != 0;
+}
+
 void tv_check_part(tv_ctx *t, const char *name, const void *got, int32_t offset, int32_t count)
 {
     int j = find_blob(t, name, TV_EXPECTED);
@@ -386,34 +533,84 @@ void tv_check_part(tv_ctx *t, const char *name, const void *got, int32_t offset,
                 name, (long)offset, (long)count);
         return;
     }
-    tv_dtype d = t->c->blobs[j].dtype;
+    const tv_blob *b = &t->c->blobs[j];
+    tv_dtype d = b->dtype;
     size_t w = dtype_sizes[d];
     const unsigned char *a = got, *e = (const unsigned char *)t->data[j] + (size_t)offset * w;
     int32_t ndiff = 0, first = -1;
+    long long worst = 0;
     for (int32_t k = 0; k < count; k++) {
-        int same;
-        if (d == TV_F32) {
-            uint32_t ua = load_u32(a + (size_t)k * 4), ue = load_u32(e + (size_t)k * 4);
-            same = ua == ue || (is_nan_bits(ua) && is_nan_bits(ue));
-        } else {
-            same = memcmp(a + (size_t)k * w, e + (size_t)k * w, w) == 0;
-        }
-        if (!same && ndiff++ == 0) {
-            first = k;
+        if (differs(d, a + (size_t)k * w, e + (size_t)k * w, w)) {
+            long long u;
+            if (ndiff++ == 0) {
+                first = k;
+            }
+            if (d == TV_F32 &&
+                ulp_f32(&u, load_u32(a + (size_t)k * 4), load_u32(e + (size_t)k * 4))) {
+                u = u < 0 ? -u : u;
+                worst = u > worst ? u : worst;
+            }
         }
     }
     t->checked[j] += count;
-    if (ndiff) {
+    if (!ndiff) {
+        return;
+    }
+    {
+        char m[sizeof t->msg];
+        size_t len = 0;
+        const int32_t *rows;
+        int32_t nl, P;
+        const int32_t g = offset + first; /* the element in the blob */
         const unsigned char *pa = a + (size_t)first * w, *pe = e + (size_t)first * w;
-        if (d == TV_F32) {
-            tv_fail(t, "%s: %ld of %ld values differ; first at [%ld]: got 0x%08lx, expected 0x%08lx",
-                    name, (long)ndiff, (long)count, (long)(offset + first),
-                    (unsigned long)load_u32(pa), (unsigned long)load_u32(pe));
+        const int params = d == TV_F32 && param_layout(t, &rows, &nl, &P) && b->ndim >= 1 &&
+                           b->shape[b->ndim - 1] == P;
+        put(m, sizeof m, &len, "%s: %ld of %ld values differ", name, (long)ndiff, (long)count);
+        if (params) {
+            /* per tensor: layer i's w and b, counted over the compared range */
+            put(m, sizeof m, &len, " (");
+            for (int32_t i = 0, listed = 0; i < nl; i++) {
+                for (int pb = 0; pb < 2; pb++) {
+                    int32_t n = 0, tot = 0;
+                    for (int32_t k = 0; k < count; k++) {
+                        int is_b;
+                        int32_t at;
+                        if (param_owner(rows, nl, (offset + k) % P, &is_b, &at) == i &&
+                            is_b == pb) {
+                            tot++;
+                            n += differs(d, a + (size_t)k * w, e + (size_t)k * w, w);
+                        }
+                    }
+                    if (n) {
+                        put(m, sizeof m, &len, "%slayer %ld %s %ld of %ld", listed++ ? ", " : "",
+                            (long)i, pb ? "b" : "w", (long)n, (long)tot);
+                    }
+                }
+            }
+            put(m, sizeof m, &len, "); first: ");
+            if (b->ndim >= 2 || count < t->count[j]) {
+                put(m, sizeof m, &len, "step %ld, ", (long)(g / P));
+            }
+            name_param(m, sizeof m, &len, rows, nl, g % P);
+            put(m, sizeof m, &len, " = %s[%ld]", name, (long)g);
         } else {
-            tv_fail(t, "%s: %ld of %ld values differ; first at [%ld]: got %ld, expected %ld",
-                    name, (long)ndiff, (long)count, (long)(offset + first), load_int(pa, d),
-                    load_int(pe, d));
+            put(m, sizeof m, &len, "; first at %s", name);
+            name_index(m, sizeof m, &len, b, g);
         }
+        if (d == TV_F32) {
+            long long u;
+            uint32_t ua = load_u32(pa), ue = load_u32(pe);
+            put(m, sizeof m, &len, ": got 0x%08lx (%.9g), expected 0x%08lx (%.9g)",
+                (unsigned long)ua, (double)f32_of(ua), (unsigned long)ue, (double)f32_of(ue));
+            if (ulp_f32(&u, ua, ue)) {
+                put(m, sizeof m, &len, ", %+lld ulp; largest |ulp| %lld", u, worst);
+            } else {
+                put(m, sizeof m, &len, ", NaN against a number (no ulp distance)");
+            }
+        } else {
+            put(m, sizeof m, &len, ": got %ld, expected %ld", load_int(pa, d), load_int(pe, d));
+        }
+        tv_fail(t, "%s", m);
     }
 }
 

@@ -19,7 +19,7 @@ from ..errors import AccumulatorOverflowError, KernelError
 from ..kernels.loss import check_mse, check_softmax_xent
 from ..kernels.mathf import check_mathf
 from ..runtime.model import (LOSSES, MODES, MemoryPlan, check_call_arena, check_mode,
-                             check_model, check_model_call, check_order)
+                             check_model, check_model_call, check_order, check_trace_mode)
 from ..kernels.optim import check_update
 
 try:
@@ -352,19 +352,42 @@ def model_train_step_f32(theta, x, target, model, lr, mode="fused"):
     return loss[0]
 
 
-def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
+def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused", trace=None):
     k = check_model_call(model, theta, x, target, trains=True)
     lr = ck.float_param("lr", lr)
     code = check_mode(mode, 1)
     check_call_arena(model, "model", 1, 1, mode)
+    check_trace_mode(mode, trace)
     c = _cmodel(model)
     arena, nbytes, _ = c.arena(1, 1, code)
     phi = np.empty(model.n_params, F32)
     losses = np.empty(k, F32)
     t, lab = _targets(model, target)
-    _check("tr_tinyreptile_device_round_f32",
-           lib.tr_tinyreptile_device_round_f32(_buf(phi), _buf(losses), arena, _buf(theta),
-                                               _buf(x), t, lab, c.m, k, nbytes, lr, code))
+    if trace is None:
+        _check("tr_tinyreptile_device_round_f32",
+               lib.tr_tinyreptile_device_round_f32(_buf(phi), _buf(losses), arena, _buf(theta),
+                                                   _buf(x), t, lab, c.m, k, nbytes, lr, code))
+        return phi, losses
+    errors = []
+
+    def on_record(ctx, r):
+        if errors:
+            return
+        try:
+            shape = tuple(r.dim[j] for j in range(r.rank))
+            a = np.frombuffer(ffi.buffer(r.data, 4 * r.n), F32).reshape(shape).copy()
+            trace(r.step, r.layer, r.tensor, a)
+        except BaseException as e:  # re-raised once the C call has returned
+            errors.append(e)
+
+    cb = ffi.callback("void(void *, const tr_trace_record *)", on_record)
+    hook = ffi.new("tr_trace *", {"fn": cb, "ctx": ffi.NULL})
+    st = lib.tr_tinyreptile_device_round_traced_f32(_buf(phi), _buf(losses), arena, _buf(theta),
+                                                    _buf(x), t, lab, c.m, k, nbytes, lr, code,
+                                                    hook)
+    if errors:
+        raise errors[0]
+    _check("tr_tinyreptile_device_round_traced_f32", st)
     return phi, losses
 
 

@@ -60,6 +60,10 @@ KINDS = ("dense", "conv1d", "relu", "tanh", "flatten")
 LOSSES = ("mse", "softmax_xent")
 #: Padding modes of conv1d in the order of the kernels' codes (TR_PAD_VALID, TR_PAD_SAME).
 PADDINGS = ("valid", "same")
+#: Trace record tensors (tinyreptile.h's TR_TRACE_*, docs/trace-format.md).
+TRACE_OUT, TRACE_LOSS, TRACE_DOUT, TRACE_W, TRACE_B = range(5)
+TRACE_TENSORS = ("out", "loss", "dout", "w", "b")
+
 #: Training modes in the order of their codes (TR_TRAIN_FUSED, TR_TRAIN_GRAD, TR_TRAIN_ACCUM).
 MODES = ("fused", "grad", "accum")
 
@@ -566,6 +570,12 @@ def check_mode(mode, batch=1):
     return MODES.index(mode)
 
 
+def check_trace_mode(mode, trace):
+    """A traced round (trace not None) takes mode "fused" or "grad"."""
+    if trace is not None and mode == "accum":
+        raise ParameterError("mode: a traced round takes 'fused' or 'grad', got 'accum'")
+
+
 def check_order(order, epochs, k):
     """Reptile's visiting order: int32 [epochs, k], every entry in [0, k)."""
     ck.array("order", order, ck.I32, 2)
@@ -607,11 +617,14 @@ def _kernel_backward(L, dy, xin, w):
     return _conv1d.conv1d_backward_f32(dy, xin, w, L.stride, L.dilation, L.padding)
 
 
-def _backward(model, x, acts, d, on_param):
+def _backward(model, x, acts, d, on_param, emit=None):
     """Step 3 from dpred d down to the first parametric layer; on_param(i, L, dy, xin) does a
-    dense or conv1d layer's part (what the mode does with its weights) and returns its dx."""
+    dense or conv1d layer's part (what the mode does with its weights) and returns its dx.
+    emit(layer, tensor, array), when given, gets each layer's DOUT record."""
     for i in range(len(model.layers) - 1, model.first_param_layer - 1, -1):
         L = model.layers[i]
+        if emit is not None:
+            emit(i, TRACE_DOUT, d[0])
         if L.has_params:
             d = on_param(i, L, d, acts[i - 1] if i > 0 else x)
         elif L.kind == "tanh":
@@ -638,19 +651,28 @@ def _grad_batch(model, theta, grad, x, target):
     return loss
 
 
-def _step_fused(model, theta, x, target, lr):
+def _step_fused(model, theta, x, target, lr, emit=None):
+    """Mode fused; emit(layer, tensor, array), when given, gets the step's trace records in
+    tr_tinyreptile_device_round_traced_f32's order (tinyreptile.h, docs/trace-format.md)."""
     pv = model.views(theta)
     acts = []
     loss, d = _loss(model, _forward(model, pv, x, acts), target)
+    if emit is not None:
+        for i, a in enumerate(acts):
+            emit(i, TRACE_OUT, a[0])
+        emit(-1, TRACE_LOSS, np.array([loss], F32))
 
     def on_param(i, L, dy, xin):
         w, b = pv[i]
         dx, dw, db = _kernel_backward(L, dy, xin, w)  # dx with the old weights
         w -= lr * dw  # dw = 0 + the kernel's terms in its order; rounded product, subtracted
         b -= lr * db
+        if emit is not None:
+            emit(i, TRACE_W, w)
+            emit(i, TRACE_B, b)
         return dx
 
-    _backward(model, x, acts, d, on_param)
+    _backward(model, x, acts, d, on_param, emit)
     return loss
 
 
@@ -760,19 +782,38 @@ def _step(model, theta, x, target, lr, mode):
     return loss
 
 
-def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused"):
+def tinyreptile_device_round_f32(theta, x, target, model, lr, mode="fused", trace=None):
     """TinyReptile, the device's side of a round: (phi, losses [k]) after one batch-1 step on
     each of the k = len(x) streamed samples in order, from theta (not modified)
-    (tr_tinyreptile_device_round_f32; "fused" and "grad" give the same bits)."""
+    (tr_tinyreptile_device_round_f32; "fused" and "grad" give the same bits).
+
+    trace(step, layer, tensor, array), when given, receives the records of
+    tr_tinyreptile_device_round_traced_f32 (TRACE_OUT, ...; array a float32 copy in the
+    record's shape) in its order; modes "fused" and "grad" (the same records; in "grad" each
+    step's W and B come after its DOUT records), not "accum"."""
     k = check_model_call(model, theta, x, target, trains=True)
     lr = ck.float_param("lr", lr)
     check_mode(mode, 1)
     check_call_arena(model, "model", 1, 1, mode)
+    check_trace_mode(mode, trace)
     phi = theta.copy()
     losses = np.empty(k, F32)
     with np.errstate(all="ignore"):
         for j in range(k):
-            losses[j] = _step(model, phi, x[j:j + 1], target[j:j + 1], lr, mode)
+            if trace is None:
+                losses[j] = _step(model, phi, x[j:j + 1], target[j:j + 1], lr, mode)
+            else:  # fused's arithmetic; grad's records: W and B after every DOUT
+                late = []
+
+                def emit(layer, tensor, a, j=j):
+                    rec = (j, layer, tensor, np.array(a, F32, copy=True))
+                    if mode == "grad" and tensor in (TRACE_W, TRACE_B):
+                        late.append(rec)
+                    else:
+                        trace(*rec)
+                losses[j] = _step_fused(model, phi, x[j:j + 1], target[j:j + 1], lr, emit)
+                for rec in late:
+                    trace(*rec)
     return phi, losses
 
 

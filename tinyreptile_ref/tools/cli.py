@@ -1,10 +1,11 @@
-"""The command line: python -m tinyreptile_ref {train,demo,plan,export-model,export-c} ...
+"""The command line: python -m tinyreptile_ref {train,demo,plan,export-model,export-c,xcheck} ...
 
   train   train one algorithm on one task; writes DIR/results.json and DIR/params.f32
   demo    the main job: TinyReptile, Reptile and FedAvg on sine, a table, JSON and a figure
   plan    the layer table, memory plan and per-round costs of a task's model
   export-model  a train run's θ as a C header for firmware (tools/export_model.py)
   export-c  the C library (and the golden-vector runner) as a folder for a firmware project
+  xcheck  where a device's trace or theta leaves the reference, and why (tools/xcheck.py)
 """
 import argparse
 import json
@@ -15,7 +16,7 @@ from ..federated import algorithms as fl
 from ..federated import tasks as tk
 from .._version import __version__
 from ..errors import TinyReptileError
-from . import export_c, export_model
+from . import export_c, export_model, xcheck
 from .output import check_out_dir, progress_reporter, write_outputs
 
 DESCRIPTION = """\
@@ -155,6 +156,7 @@ def parser():
     pl.add_argument("--json", action="store_true", help="print JSON instead of text")
     export_model.add_parser(sub)
     export_c.add_parser(sub)
+    xcheck.add_parser(sub)
     return ap
 
 
@@ -223,6 +225,8 @@ def main(argv=None):
             return export_model.cmd(args)
         if args.command == "export-c":
             return export_c.cmd_export_c(args)
+        if args.command == "xcheck":
+            return args.func(args)
         from .demo import run_demo
         return run_demo(out=args.out, backend=args.backend, seed=args.seed, scale=args.scale,
                         eval_tasks=args.eval_tasks, curve_points=args.curve_points)
