@@ -3,8 +3,11 @@
 # mk/mcu.mk.
 #
 #   build/xcheck/trace_host     the traced round on the host, the numerics contract's flags
-#   build/xcheck/trace_fma      the same built with contraction on (-ffp-contract=fast
-#                               -march=x86-64-v3: FMA), x86-64 hosts only
+#   build/xcheck/trace_fma      the same built by clang with contraction on (-ffp-contract=fast
+#                               -march=x86-64-v3: FMA), x86-64 hosts only. GCC cannot make this
+#                               build any more: csrc/tr_contract.h's optimize pragma holds even
+#                               under -ffp-contract=fast; clang's explicit option overrides the
+#                               ISO pragma, so it stays the user's job (and xcheck's to catch)
 #   build/xcheck/trace_tanhf    the tanh activation on libm's tanhf (tests/xcheck/plant_tanhf.c)
 #   build/xcheck/trace_expf     the softmax loss on libm's expf (csrc/loss.c with -Dtr__expf=expf)
 #   build/xcheck/trace_rev      the dense forward summing in reverse (tests/xcheck/plant_dense_reversed.c)
@@ -29,9 +32,11 @@ $(XCHECK_BUILD)/trace_host: $(XCHECK_SRC) $(LIB_SRCS) $(LIB_HDRS)
 	$(Q)$(CC) $(HOST_CFLAGS) -Icsrc $(XCHECK_SRC) $(LIB_SRCS) -o $@
 
 # Planted: contraction on (the numerics contract forbids it; this build exists to be caught).
-$(XCHECK_BUILD)/trace_fma: $(XCHECK_SRC) $(LIB_SRCS) $(LIB_HDRS)
+# clang comes with flags-toolchain (mk/flags.mk).
+XCHECK_FMA_CC ?= $(FLAGS_CLANG)
+$(XCHECK_BUILD)/trace_fma: $(XCHECK_SRC) $(LIB_SRCS) $(LIB_HDRS) | flags-toolchain
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -std=c99 -O2 -ffp-contract=fast -march=x86-64-v3 -Icsrc $(XCHECK_SRC) $(LIB_SRCS) -o $@
+	$(Q)$(XCHECK_FMA_CC) -std=c99 -O2 -ffp-contract=fast -march=x86-64-v3 -Icsrc $(XCHECK_SRC) $(LIB_SRCS) -o $@
 
 # Planted: one library file compiled with a rename, so the planted source takes its place.
 # $(call xcheck_plant,NAME,FILE,-DRENAME,PLANT.c,LIBS)

@@ -1,5 +1,6 @@
 """The golden-vector runner's FAIL lines speak the user's terms: built with contraction on (a
-planted wrong build: -ffp-contract=fast on an FMA host), its failures name the model tensor
+planted wrong build: clang -ffp-contract=fast on an FMA host; GCC cannot contract the
+library's sources any more, csrc/tr_contract.h), its failures name the model tensor
 (layer, kind, w or b, [o][i]) or the blob's multi-index, the signed ulp distance and the count
 of differing values per tensor; the last line stays `N passed, N failed`. Every claim is
 recomputed here from the vectors (the layer table, the expected blob), not taken from the
@@ -31,11 +32,11 @@ def cpu_has_fma():
 
 @pytest.fixture(scope="module")
 def fma_output(tmp_path_factory):
-    if not cpu_has_fma() or shutil.which("cc") is None:
-        pytest.skip("needs cc and an FMA-capable x86-64 host")
+    if not cpu_has_fma() or shutil.which("clang") is None:
+        pytest.skip("needs clang (make flags-toolchain) and an FMA-capable x86-64 host")
     exe = tmp_path_factory.mktemp("runner") / "tv_runner_fma"
     srcs = RUNNER + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.c"))
-    subprocess.run(["cc", "-std=c99", "-O2", "-ffp-contract=fast", "-march=x86-64-v3",
+    subprocess.run(["clang", "-std=c99", "-O2", "-ffp-contract=fast", "-march=x86-64-v3",
                     "-Icsrc", "-Itests/runner", *srcs, "-o", str(exe)], cwd=ROOT, check=True)
     p = subprocess.run([str(exe), str(VECTORS / "manifest.json")], capture_output=True,
                        text=True)
