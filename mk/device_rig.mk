@@ -1,0 +1,66 @@
+# mk/device_rig.mk - devices in the loop: the device client (csrc/client.c) built as a host
+# process and as Cortex-M4F firmware, its fuzzer, and the rig's tests (docs/protocol.md).
+# Included by the top-level Makefile after mk/mcu.mk.
+#
+#   build/device/host/device-sine      the sine device as a host process (link on stdin/stdout)
+#   build/device/host/device-test      the same client with the protocol tests' fixed data source,
+#                                      under ASan + UBSan
+#   build/mcu/m4f/device-sine.elf      the sine device for QEMU mps2-an386 (link on UART0)
+#   make fuzz                          libFuzzer on the client's decoder (FUZZ_SECONDS, default 30)
+#   make rig-test                      the fuzzer briefly, then the rig's tests (host and QEMU fleets)
+
+RIG_GEN      := $(BUILD)/device/gen
+RIG_HOST     := $(BUILD)/device/host
+RIG_FW_SRCS  := mcu/firmware/device_fw.c mcu/firmware/device_data.c
+RIG_FW_HDRS  := mcu/firmware/device_fw.h
+RIG_CPPFLAGS := -Icsrc -Imcu/firmware
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=c99 -ffp-contract=off -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -Icsrc
+RIG_APT_PACKAGES := clang libclang-rt-14-dev
+
+$(RIG_GEN)/dev_sine.c: mcu/tools/device_gen.py tinyreptile_ref/runtime/model.py tinyreptile_ref/federated/devices.py $(VEC_PY_DEP)
+	@mkdir -p $(@D)
+	$(Q)$(VEC_PY) mcu/tools/device_gen.py sine --out $@
+
+$(RIG_GEN)/dev_test.c: mcu/tools/device_gen.py tinyreptile_ref/runtime/model.py tinyreptile_ref/federated/devices.py $(VEC_PY_DEP)
+	@mkdir -p $(@D)
+	$(Q)$(VEC_PY) mcu/tools/device_gen.py sine --samples tr_dev_samples_test --out $@
+
+$(RIG_HOST)/device-sine: $(RIG_FW_SRCS) $(RIG_FW_HDRS) mcu/port/link_host.c $(RIG_GEN)/dev_sine.c $(LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(RIG_CPPFLAGS) $(RIG_FW_SRCS) mcu/port/link_host.c $(RIG_GEN)/dev_sine.c $(LIB_SRCS) -o $@
+
+$(RIG_HOST)/device-test: mcu/firmware/device_fw.c $(RIG_FW_HDRS) mcu/port/link_host.c tests/c/client_test_data.c $(RIG_GEN)/dev_test.c $(LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) $(RIG_CPPFLAGS) mcu/firmware/device_fw.c mcu/port/link_host.c tests/c/client_test_data.c $(RIG_GEN)/dev_test.c $(LIB_SRCS) -o $@
+
+# The firmware: mk/mcu.mk's program rule, Cortex-M4F only.
+$(call mcu_program,device-sine,$(RIG_FW_SRCS) mcu/port/link_uart.c $(RIG_GEN)/dev_sine.c $(MCU_KERNEL_SRCS),m4f)
+mcu-check-fma: $(MCU_BUILD)/m4f/device-sine.elf
+.SECONDARY: $(RIG_GEN)/dev_sine.c $(RIG_GEN)/dev_test.c
+
+# libFuzzer: every input is fed to a client (as bytes from the link) and to the frame decoder.
+$(BUILD)/fuzz/client_fuzz: tests/fuzz/client_fuzz.c $(LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(Q)command -v $(FUZZ_CC) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get -o DPkg::Lock::Timeout=600 install -y $(RIG_APT_PACKAGES); \
+	  else echo "fuzz: $(FUZZ_CC) missing; as root: apt-get install -y $(RIG_APT_PACKAGES)" >&2; exit 1; fi; }
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/client_fuzz.c $(LIB_SRCS) -o $@
+
+.PHONY: fuzz rig-host rig-test
+fuzz: $(BUILD)/fuzz/client_fuzz ## Fuzz the device client's decoder with libFuzzer (FUZZ_SECONDS=30)
+	@echo "== libFuzzer: the device client and frame decoder, $(FUZZ_SECONDS) s"
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)$(BUILD)/fuzz/client_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  $(BUILD)/fuzz/corpus tests/fuzz/seeds >$(BUILD)/fuzz/last.log 2>&1; rc=$$?; \
+	  grep -E '^(stat::number_of_executed_units|Done)|ERROR|SUMMARY' $(BUILD)/fuzz/last.log; \
+	  [ $$rc -eq 0 ] || { tail -n 40 $(BUILD)/fuzz/last.log; exit 1; }
+
+rig-host: $(RIG_HOST)/device-sine $(RIG_HOST)/device-test
+
+# make test-py runs the host-side rig tests (tests/test_client.py, tests/test_rig.py); the QEMU
+# fleet tests run here, after the toolchain check (TR_RIG_QEMU=1 makes them required).
+rig-test: $(VENV)/.installed mcu-toolchain rig-host $(MCU_BUILD)/m4f/device-sine.elf fuzz ## Devices in the loop: the client fuzzed briefly, the QEMU fleet against the simulation (the host fleet, faults and resume run in test-py)
+	$(Q)TR_RIG_QEMU=1 $(PY) -m pytest -q tests/test_rig.py -k qemu
