@@ -103,6 +103,10 @@ tr_status tr_conv1d_backward_f32(float *dx, float *dw, float *db, const float *d
 tr_status tr_exp_f32(float *y, const float *x, int32_t n);
 tr_status tr_log_f32(float *y, const float *x, int32_t n);
 tr_status tr_tanh_f32(float *y, const float *x, int32_t n);
+/* The library's own sin, elementwise; y may alias x. Error below 1 ulp for |x| <= 6400;
+ * beyond, sin(x mod 2pi_f) with 2pi_f = 2pi rounded to float32 (finite, in [-1, 1]).
+ * sin(±0) = ±0, sin(±inf) = NaN, NaN -> NaN. x [n], y [n]. */
+tr_status tr_sin_f32(float *y, const float *x, int32_t n);
 
 /* ---------------------------------------------------------- activations, float32 */
 
@@ -424,6 +428,26 @@ tr_status tr_reptile_device_round_f32(float *phi, float *losses, void *arena,
                                       const int32_t *labels, const int32_t *order,
                                       const tr_model *model, int32_t k, int32_t epochs,
                                       int32_t batch, int32_t arena_bytes, float lr);
+
+/* ------------------------------------------------- counter-based random numbers */
+
+/* Every draw is a pure function of (seed, stream, device, round, index); rng.c gives the
+ * hash. tr_rng_key names a stream; draw j of it is tr_rng_bits_u64's out[j - j0].
+ * uniform: out[i] = lo + (hi - lo)*u_i, u = (bits >> 40)*2^-24 (float32, in [lo, hi];
+ * lo <= hi finite, else TR_ERR_PARAM). below: out[i] = ((bits >> 32)*bound) >> 32 in
+ * [0, bound), bound >= 1. distinct: m different values in [0, bound) (m <= bound), draws
+ * j0, j0+1, ... each rejected if already taken; *used (may be NULL) = draws consumed.
+ * permutation: Fisher-Yates on 0..n-1: for i = n-1 down to 1, swap out[i] and
+ * out[below(j0 + n-1-i, i+1)]; n - 1 draws. */
+tr_status tr_rng_key(uint64_t *key, uint64_t seed, uint64_t stream, uint64_t device,
+                     uint64_t round);
+tr_status tr_rng_bits_u64(uint64_t *out, uint64_t key, uint64_t j0, int32_t n);
+tr_status tr_rng_uniform_f32(float *out, uint64_t key, uint64_t j0, int32_t n, float lo,
+                             float hi);
+tr_status tr_rng_below_i32(int32_t *out, uint64_t key, uint64_t j0, int32_t n, int32_t bound);
+tr_status tr_rng_distinct_i32(int32_t *out, uint64_t *used, uint64_t key, uint64_t j0,
+                              int32_t m, int32_t bound);
+tr_status tr_rng_permutation_i32(int32_t *out, uint64_t key, uint64_t j0, int32_t n);
 
 /* ---- device client: the wire protocol, version 1 (docs/protocol.md; client.c) ---- */
 
