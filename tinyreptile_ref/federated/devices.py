@@ -73,7 +73,7 @@ def twin_client(model, family, device_id, boot, write):
     """A Python twin of the device client whose data source is the simulation's: device i's
     task from (seed, i), its samples of round r from (seed, i, r), drawn as fl.Device draws."""
     def samples(seed, dev_id, r, k, epochs):
-        task = family.device_task(fl.stream(seed, fl.KEY_DEVICE_TASK, dev_id))
+        task = fl.device_task(family, seed, dev_id)
         rng = fl.device_rng(seed, dev_id, r)
         x, y = task.sample(rng, k)
         order = None
@@ -433,7 +433,7 @@ class Fleet:
 
 def _simulated_round(backend, ws, family, seed, dev_id, r, cfg, transport, theta, chunk):
     """The simulation of one device's round, with the transport's round trips."""
-    dev = fl.Device(dev_id, family.device_task(fl.stream(seed, fl.KEY_DEVICE_TASK, dev_id)))
+    dev = fl.Device(dev_id, fl.device_task(family, seed, dev_id))
     rng = fl.device_rng(seed, dev_id, r)
     t_in = theta
     if transport == "int8":
@@ -448,6 +448,21 @@ def _simulated_round(backend, ws, family, seed, dev_id, r, cfg, transport, theta
         q, s = backend.transport_quantize_s8(phi, chunk)
         phi = backend.transport_dequantize_s8(q, s, chunk)
     return phi, losses
+
+
+def select(server, r, attempt):
+    """The devices of round r at its `attempt`-th try: attempt 0 is server.select(r), the
+    simulation's draw; each repeat after a refused result takes the next draw of the same
+    counter-based stream (seed, KEY_SERVER, 0, r), i.e. the selection drawn attempt + 1 times
+    in a row from one cursor."""
+    if attempt == 0:
+        return server.select(r)
+    rng = fl.draws(server.seed, fl.KEY_SERVER, 0, r)
+    m = server.cfg.devices_per_round
+    for _ in range(attempt + 1):
+        ids = ([rng.integers(server.cfg.devices)] if m == 1 else
+               [int(i) for i in rng.choice(server.cfg.devices, size=m, replace=False)])
+    return ids
 
 
 def _atomic_write(path, text):
@@ -495,11 +510,10 @@ class Trainer:
         self.log(f"fault: round {r} attempt {attempt} (round id {round_id}) device {dev_id}: "
                  f"{reason}; theta kept, round repeated with the next draw")
 
-    def _save(self, server, r, round_id, hist, block):
+    def _save(self, server, r, attempt, round_id, hist, block):
         if self.ckpt is None:
             return
-        state = {"version": 1, "round": r, "round_id": round_id,
-                 "rng": server.rng.bit_generator.state,
+        state = {"version": 1, "round": r, "attempt": attempt, "round_id": round_id,
                  "theta": base64.b64encode(server.theta.astype("<f4").tobytes()).decode(),
                  "theta_sha256": hashlib.sha256(server.theta.astype("<f4").tobytes()).hexdigest(),
                  "faults": self.fault_log, "history": hist, "block": block}
@@ -514,15 +528,15 @@ class Trainer:
             raise ParameterError(f"resume: {self.ckpt}: {theta.size} parameters, the model has "
                                  f"{server.theta.size}")
         server.theta = theta.copy()
-        server.rng.bit_generator.state = state["rng"]
         self.fault_log = state["faults"]
-        return state["round"], state["round_id"], state["history"], state["block"]
+        return (state["round"], state["attempt"], state["round_id"], state["history"],
+                state["block"])
 
     def __call__(self, model, backend, family, cfg, seed, theta0=None, evaluate=None,
                  eval_every=0, progress=None):
         if theta0 is None:
             theta0 = model.init(fl.stream(seed, fl.KEY_INIT))
-        server = fl.Server(backend, theta0, cfg, fl.stream(seed, fl.KEY_SERVER))
+        server = fl.Server(backend, theta0, cfg, seed)
         ws = model.workspace(backend)
         fp = wire.fingerprint(model)
         hist, block = {"curve": [], "device_loss": []}, []
@@ -534,17 +548,16 @@ class Trainer:
                 hist["device_loss"].append({"round": r, "loss": float(np.mean(block))})
                 block.clear()
 
-        r, round_id = 0, 0
+        r, round_id, attempt = 0, 0, 0
         if self.resume and self.ckpt is not None and self.ckpt.exists():
-            r, round_id, hist, block = self._load(server)
-            self.log(f"resumed at round {r} from {self.ckpt}")
+            r, attempt, round_id, hist, block = self._load(server)
+            self.log(f"resumed at round {r} attempt {attempt} from {self.ckpt}")
         else:
             record(0)
-            self._save(server, 0, 0, hist, block)
+            self._save(server, 0, 0, 0, hist, block)
         t0 = time.perf_counter()
-        attempt = 0
         while r < cfg.rounds:
-            ids = server.select()
+            ids = select(server, r, attempt)
             round_id += 1
             if self.fleet is None:
                 if attempt < self.skip.get(r, 0):  # a draw the fleet's server refused
@@ -557,7 +570,7 @@ class Trainer:
                 results = self._fleet_round(ids, round_id, r, attempt, seed, fp, cfg, server)
                 if results is None:
                     attempt += 1
-                    self._save(server, r, round_id, hist, block)
+                    self._save(server, r, attempt, round_id, hist, block)
                     continue
             server.aggregate(r, [phi for phi, _ in results])
             block.extend(float(np.mean(losses, dtype=np.float64)) for _, losses in results)
@@ -568,7 +581,7 @@ class Trainer:
                 progress(r)
             if eval_every and r % eval_every == 0 and r < cfg.rounds:
                 record(r)
-            self._save(server, r, round_id, hist, block)
+            self._save(server, r, 0, round_id, hist, block)
         self.wall = time.perf_counter() - t0
         record(cfg.rounds)
         return server.theta, hist
