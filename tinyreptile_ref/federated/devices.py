@@ -211,6 +211,7 @@ class RemoteDevice:
         self.hello = None
         self.refused = None  # the reason when the device was refused at HELLO
         self.stale = 0       # late answers to refused attempts, dropped
+        self.expect = None   # (fingerprint, n_params, caps) of the handshake
         self.corrupt = 0     # corrupt frames dropped in the last round
 
     def _next(self, deadline):
@@ -230,6 +231,7 @@ class RemoteDevice:
         """Wait for HELLO (ask with WHO once) and check it: protocol version, model
         fingerprint, parameter count, capabilities. A device that fails is refused for the
         whole run (self.refused says why)."""
+        self.expect = (fp, n_params, need_caps)
         deadline = time.monotonic() + self.timeout
         asked = False
         while True:
@@ -404,8 +406,9 @@ class Fleet:
         err = (self.log_dir / f"device-{i}.stderr") if self.log_dir and self.kind == "host" else None
         return ProcessLink(argv, env, err)
 
-    def reboot(self, i):
-        """Reset device i (a fault injection): a new boot value, a new process."""
+    def reboot(self, i, greet=False):
+        """Reset device i (a fault injection): a new boot value, a new process; with `greet`,
+        its HELLO is awaited and checked again."""
         self.boots[i] += 1
         d = self.devices[i]
         if self.kind == "twin":
@@ -414,6 +417,10 @@ class Fleet:
             argv, env = self._argv_env(i)
             d.link.argv = argv
             d.link.restart(env)
+        d.pending.clear()
+        d.dec = wire.Decoder()
+        if greet:
+            d.handshake(*d.expect)
 
     def __getitem__(self, i):
         return self.devices[i]
@@ -683,9 +690,7 @@ def inject(fleet, dev, kind, round_id, r, seed, fp, cfg, transport, theta, chunk
         try:
             return dev.run_round(round_id, r, seed, fp, cfg, transport, theta, chunk)
         finally:
-            fleet.reboot(dev.id)
-            dev.pending.clear()
-            dev.dec = wire.Decoder()
+            fleet.reboot(dev.id, greet=True)
     real = dev.link
     dev.link = _Tap(real, kind)
     timeout = dev.timeout
