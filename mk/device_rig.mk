@@ -13,7 +13,7 @@ RIG_GEN      := $(BUILD)/device/gen
 RIG_HOST     := $(BUILD)/device/host
 RIG_FW_SRCS  := mcu/firmware/device_fw.c mcu/firmware/device_data.c
 RIG_FW_HDRS  := mcu/firmware/device_fw.h
-RIG_CPPFLAGS := -Icsrc -Imcu/firmware
+RIG_CPPFLAGS := -Icsrc -Imcu/firmware -Imcu/port
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=c99 -ffp-contract=off -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -28,13 +28,13 @@ $(RIG_GEN)/dev_test.c: mcu/tools/device_gen.py tinyreptile_ref/runtime/model.py 
 	@mkdir -p $(@D)
 	$(Q)$(VEC_PY) mcu/tools/device_gen.py sine --samples tr_dev_samples_test --out $@
 
-$(RIG_HOST)/device-sine: $(RIG_FW_SRCS) $(RIG_FW_HDRS) mcu/port/link_host.c $(RIG_GEN)/dev_sine.c $(LIB_SRCS) $(LIB_HDRS)
+$(RIG_HOST)/device-sine: $(RIG_FW_SRCS) $(RIG_FW_HDRS) mcu/port/link_host.c mcu/port/stackmark.c $(RIG_GEN)/dev_sine.c $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(RIG_CPPFLAGS) $(RIG_FW_SRCS) mcu/port/link_host.c $(RIG_GEN)/dev_sine.c $(LIB_SRCS) -o $@
+	$(Q)$(CC) $(HOST_CFLAGS) $(RIG_CPPFLAGS) $(RIG_FW_SRCS) mcu/port/link_host.c mcu/port/stackmark.c $(RIG_GEN)/dev_sine.c $(LIB_SRCS) -o $@
 
-$(RIG_HOST)/device-test: mcu/firmware/device_fw.c $(RIG_FW_HDRS) mcu/port/link_host.c tests/c/client_test_data.c $(RIG_GEN)/dev_test.c $(LIB_SRCS) $(LIB_HDRS)
+$(RIG_HOST)/device-test: mcu/firmware/device_fw.c $(RIG_FW_HDRS) mcu/port/link_host.c mcu/port/stackmark.c tests/c/client_test_data.c $(RIG_GEN)/dev_test.c $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(SAN_CFLAGS) $(RIG_CPPFLAGS) mcu/firmware/device_fw.c mcu/port/link_host.c tests/c/client_test_data.c $(RIG_GEN)/dev_test.c $(LIB_SRCS) -o $@
+	$(Q)$(CC) $(SAN_CFLAGS) $(RIG_CPPFLAGS) mcu/firmware/device_fw.c mcu/port/link_host.c mcu/port/stackmark.c tests/c/client_test_data.c $(RIG_GEN)/dev_test.c $(LIB_SRCS) -o $@
 
 # The firmware: mk/mcu.mk's program rule, Cortex-M4F only.
 $(call mcu_program,device-sine,$(RIG_FW_SRCS) mcu/port/link_uart.c $(RIG_GEN)/dev_sine.c $(MCU_KERNEL_SRCS),m4f)

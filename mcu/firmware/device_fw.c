@@ -6,10 +6,16 @@
  * UART the link (mcu/port/link_uart.c), and on a host as a process on pipes
  * (mcu/port/link_host.c). Exit status: 0 when the link closed, 2 when the client could not
  * start (its status printed by the port), 3 when a write to the link failed.
+ *
+ * After every trained round the device logs one line on its console (semihosting on the MCU,
+ * stderr on a host; never the link): "round_id N status S stack_used B", B the stack
+ * high-water mark since reset (mcu/port/stackmark.h; 0 on a host).
  */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "device_fw.h"
+#include "stackmark.h"
 
 int main(void)
 {
@@ -21,6 +27,7 @@ int main(void)
     tr_status st;
     const tr_dev_image *d = &tr_dev;
 
+    tr_port_stack_paint();
     if (tr_link_open(&args) != 0) {
         tr_link_close(TR_ERR_PARAM);
         return 2;
@@ -49,6 +56,7 @@ int main(void)
         return 2;
     }
     for (;;) {
+        uint32_t done = client.rounds_done;
         int32_t n = tr_link_read(buf, (int32_t)sizeof buf);
         if (n < 0) {
             break;
@@ -57,6 +65,9 @@ int main(void)
         if (st != TR_OK) {
             tr_link_close(st);
             return 3;
+        }
+        if (client.rounds_done != done) {
+            tr_link_log(client.round_id, client.status, (uint32_t)tr_port_stack_used());
         }
     }
     tr_link_close(TR_OK);

@@ -51,5 +51,7 @@ int32_t tr_link_open(tr_link_args *args);
 int32_t tr_link_read(uint8_t *buf, int32_t cap);
 int32_t tr_link_write(void *ctx, const uint8_t *data, int32_t n);
 void tr_link_close(int32_t status);
+/* One line on the device's console (never the link): a trained round's id, status, stack. */
+void tr_link_log(uint32_t round_id, int32_t status, uint32_t stack_used);
 
 #endif /* TR_DEVICE_FW_H */

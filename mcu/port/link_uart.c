@@ -112,3 +112,10 @@ void tr_link_close(int32_t status)
         printf("device: status %d: %s\n", (int)status, tr_status_str(status));
     }
 }
+
+void tr_link_log(uint32_t round_id, int32_t status, uint32_t stack_used)
+{
+    fprintf(stdout, "round_id %lu status %ld stack_used %lu\n", (unsigned long)round_id,
+            (long)status, (unsigned long)stack_used);
+    fflush(stdout);
+}

@@ -6,7 +6,9 @@ draws from (so `--devices host:N` trains like the simulation with `--devices N`)
 
   host:N   N host builds of the C device client (mcu/firmware/device_fw.c on
            mcu/port/link_host.c), each a process on pipes;
-  qemu:N   N Cortex-M4F firmware images under QEMU (mps2-an386), each UART on QEMU's stdio;
+  qemu:N   N Cortex-M4F firmware images under QEMU (mps2-an386), each UART0 a QEMU chardev
+           socket (a Unix socket the server connects to); QEMU's stdout, the devices'
+           semihosting console, goes to DIR/qemu-I.log;
   twin:N   N Python twins of the client (runtime/client.py) in this process (tests).
 
 Each round the server draws its devices exactly as the simulation does, sends each one θ
@@ -35,6 +37,7 @@ import json
 import os
 import pathlib
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,6 +173,64 @@ class ProcessLink:
                 f.close()
             except OSError:
                 pass
+
+
+class SocketLink(ProcessLink):
+    """A byte link to an emulator's UART on a Unix socket: QEMU listens on `sock`
+    (-chardev socket,server=on,wait=on), the link connects once it exists. The emulator's own
+    stdout (the device's semihosting console) goes to `console`, never onto the link."""
+
+    def __init__(self, argv, sock, console=None, connect_timeout=20.0):
+        self.argv, self.sock_path, self.console = list(argv), sock, console
+        self.connect_timeout = connect_timeout
+        self.sent = self.received = 0
+        self._start()
+
+    def _start(self):
+        import socket
+        if os.path.exists(self.sock_path):
+            os.unlink(self.sock_path)
+        out = open(self.console, "ab") if self.console else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        finally:
+            if self.console:
+                out.close()
+        deadline = time.monotonic() + self.connect_timeout
+        self.sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        while True:
+            try:
+                self.sk.connect(self.sock_path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.sk.close()
+                    self.proc.kill()
+                    self.proc.wait()
+                    raise DeviceFault(f"the emulator did not open its UART socket "
+                                      f"(exit status {self.proc.returncode})") from None
+                time.sleep(0.02)
+        self.rfd = self.wfd = self.sk.fileno()
+        os.set_blocking(self.rfd, False)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.rfd, selectors.EVENT_READ)
+
+    def send(self, data):
+        os.set_blocking(self.wfd, True)
+        try:
+            return super().send(data)
+        finally:
+            os.set_blocking(self.wfd, False)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.sel.close()
+        self.sk.close()
+        if os.path.exists(self.sock_path):
+            os.unlink(self.sock_path)
 
 
 class TwinLink:
@@ -393,18 +454,25 @@ class Fleet:
             env = dict(os.environ, TR_DEVICE_ID=str(i), TR_DEVICE_BOOT=str(boot))
             return [str(self.binary)], env
         qemu = os.environ.get("QEMU", "qemu-system-arm")
-        log = (self.log_dir / f"qemu-{i}.log") if self.log_dir else "/dev/null"
         return [qemu, "-M", QEMU_MACHINE, "-display", "none", "-monitor", "none",
-                "-serial", "stdio", "-chardev", f"file,id=sh,path={log}",
-                "-semihosting-config", "enable=on,target=native,chardev=sh",
+                "-chardev", f"socket,id=uart,path={self._sock(i)},server=on,wait=on",
+                "-serial", "chardev:uart", "-semihosting-config", "enable=on,target=native",
                 "-kernel", str(self.binary), "-append", f"device={i} boot={boot}"], None
+
+    def _sock(self, i):
+        if not hasattr(self, "_sock_dir"):
+            import tempfile
+            self._sock_dir = tempfile.mkdtemp(prefix="tr-uart-")
+        return os.path.join(self._sock_dir, f"uart{i}")
 
     def _link(self, i):
         if self.kind == "twin":
             return TwinLink(lambda write, i=i: self.make_twin(i, self.boots[i], write))
         argv, env = self._argv_env(i)
-        err = (self.log_dir / f"device-{i}.stderr") if self.log_dir and self.kind == "host" else None
-        return ProcessLink(argv, env, err)
+        if self.kind == "qemu":
+            log = (self.log_dir / f"qemu-{i}.log") if self.log_dir else None
+            return SocketLink(argv, self._sock(i), log)
+        return ProcessLink(argv, env)  # a host device's console (stderr) is discarded
 
     def reboot(self, i, greet=False):
         """Reset device i (a fault injection): a new boot value, a new process; with `greet`,
@@ -416,7 +484,10 @@ class Fleet:
         else:
             argv, env = self._argv_env(i)
             d.link.argv = argv
-            d.link.restart(env)
+            if self.kind == "qemu":
+                d.link.restart()
+            else:
+                d.link.restart(env)
         d.pending.clear()
         d.dec = wire.Decoder()
         if greet:
@@ -434,6 +505,8 @@ class Fleet:
                 d.link.close()
             except OSError:
                 pass
+        if hasattr(self, "_sock_dir"):
+            shutil.rmtree(self._sock_dir, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------ the training loop
