@@ -64,3 +64,15 @@ rig-host: $(RIG_HOST)/device-sine $(RIG_HOST)/device-test
 # fleet tests run here, after the toolchain check (TR_RIG_QEMU=1 makes them required).
 rig-test: $(VENV)/.installed mcu-toolchain rig-host $(MCU_BUILD)/m4f/device-sine.elf fuzz ## Devices in the loop: the client fuzzed briefly, the QEMU fleet against the simulation (the host fleet, faults and resume run in test-py)
 	$(Q)TR_RIG_QEMU=1 $(PY) -m pytest -q tests/test_rig.py -k qemu
+
+# The client's flash and RAM next to the runtime's (a part of make size).
+.PHONY: rig-size
+rig-size: mcu-toolchain $(VENV)/.installed $(MCU_BUILD)/m4f/device-sine.elf ## Flash and RAM of the device client next to the model runtime's, stack measured under QEMU
+	$(Q)mkdir -p $(BUILD)/size
+	$(Q)$(PY) mcu/tools/rig_size.py --build $(MCU_BUILD)/m4f --markdown $(BUILD)/size/rig.md
+size: rig-size
+
+.PHONY: rig-bench
+rig-bench: $(VENV)/.installed mcu-toolchain rig-host $(MCU_BUILD)/m4f/device-sine.elf ## Devices in the loop measured: rounds/s and bytes per round, host fleet (100) and QEMU fleet (2), float32 and int8
+	$(Q)mkdir -p $(BUILD)/bench
+	$(Q)$(PY) -m tinyreptile_ref.tools.rig_bench --json $(BUILD)/bench/rig.json
