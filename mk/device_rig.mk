@@ -54,6 +54,7 @@ fuzz: $(BUILD)/fuzz/client_fuzz ## Fuzz the device client's decoder with libFuzz
 	@echo "== libFuzzer: the device client and frame decoder, $(FUZZ_SECONDS) s"
 	$(Q)mkdir -p $(BUILD)/fuzz/corpus
 	$(Q)$(BUILD)/fuzz/client_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz/ \
 	  $(BUILD)/fuzz/corpus tests/fuzz/seeds >$(BUILD)/fuzz/last.log 2>&1; rc=$$?; \
 	  grep -E '^(stat::number_of_executed_units|Done)|ERROR|SUMMARY' $(BUILD)/fuzz/last.log; \
 	  [ $$rc -eq 0 ] || { tail -n 40 $(BUILD)/fuzz/last.log; exit 1; }

@@ -4,7 +4,8 @@
  * the client must not crash, read or write out of bounds (ASan), hit undefined behaviour
  * (UBSan), or send a frame that does not decode; a round it trains is on a tiny model.
  *
- * Input: byte 0 picks the mode. Even: the rest is raw link bytes. Odd: the rest is a list of
+ * Input: every zero-delimited piece after byte 0 also goes to tr_proto_frame_decode alone.
+ * Byte 0 picks the mode. Even: the rest is raw link bytes. Odd: the rest is a list of
  * payloads, each [length byte][payload], which the harness frames with a valid CRC (so the
  * fuzzer reaches the message handlers, not only the CRC check); with bit 1 of byte 0 set, a
  * ROUND payload gets the client's model fingerprint (so rounds are accepted and trained).
@@ -88,12 +89,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tr_client_init(&client, &cfg, &port) != TR_OK) {
         abort();
     }
-    if (size > 0 && size - 1 <= (size_t)TR_PROTO_MAX_WIRE) {
-        (void)tr_proto_frame_decode(payload, &len, data + 1, (int32_t)(size - 1),
-                                    (int32_t)sizeof payload);
-    }
     if (size == 0) {
         return 0;
+    }
+    {
+        /* the one-frame decoder on every zero-delimited piece, as a receiver would cut them */
+        size_t i = 1, start = 1;
+        for (; i <= size; i++) {
+            if (i == size || data[i] == 0) {
+                if (i - start <= (size_t)TR_PROTO_MAX_WIRE) {
+                    (void)tr_proto_frame_decode(payload, &len, data + start, (int32_t)(i - start),
+                                                (int32_t)sizeof payload);
+                }
+                start = i + 1;
+            }
+        }
     }
     if ((data[0] & 1u) == 0) {
         if (tr_client_feed(&client, data + 1, (int32_t)(size - 1)) != TR_OK) {
