@@ -26,9 +26,10 @@ the new devices' samples are those of (seed, device, round). So a fault log dete
 run: `train(..., skip=log)` in the simulation discards the same draws and gives the same θ.
 Lost or corrupt chunks alone are not faults: they are requested again (NACK / RESEND).
 
-Checkpoints: after every round, DIR/checkpoint.json (θ, the next round, the server's
-generator state, the fault log, the history) is replaced atomically; `resume` continues from
-it and ends with the θ of an uninterrupted run.
+Checkpoints: after every round, DIR/checkpoint.json (θ, the next round and attempt, the
+round id counter, the fault log, the history) is replaced atomically; the server's draws are
+counter-based (a function of seed, round and attempt), so that is its whole generator state.
+`resume` continues from it and ends with the θ of an uninterrupted run.
 """
 import base64
 import ctypes
@@ -280,7 +281,9 @@ class RemoteDevice:
         while not self.pending:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise DeviceFault(f"timeout: no complete answer within {self.timeout:g} s")
+                cut = (f" (it stopped in the middle of a frame, after {len(self.dec.buf)} bytes)"
+                       if self.dec.buf else "")
+                raise DeviceFault(f"timeout: no complete answer within {self.timeout:g} s{cut}")
             self.pending.extend(self.dec.feed(self.link.recv(min(left, 1.0))))
         p = self.pending.popleft()
         try:
@@ -759,7 +762,10 @@ def inject(fleet, dev, kind, round_id, r, seed, fp, cfg, transport, theta, chunk
         fleet.reboot(dev.id)  # the device resets as the round starts: its HELLO arrives first
         return dev.run_round(round_id, r, seed, fp, cfg, transport, theta, chunk)
     if kind == "exit":
-        dev.link.close()
+        if isinstance(dev.link, TwinLink):
+            raise ParameterError("faults: 'exit' needs a device process (host or qemu)")
+        dev.link.proc.kill()  # the device dies; the server's ends of the link stay open
+        dev.link.proc.wait()
         try:
             return dev.run_round(round_id, r, seed, fp, cfg, transport, theta, chunk)
         finally:

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import sys
 
 from ..federated import devices as dv
 
@@ -63,8 +64,8 @@ def trainer(args, task, cfg, model, family):
     def log(line):
         log_file.write(line + "\n")
         log_file.flush()
-        if not args.quiet:
-            print(line)
+        if not args.quiet:  # over the progress line, which the next round draws again
+            print(f"\r{line}", file=sys.stderr, flush=True)
 
     try:
         if spec is not None:
