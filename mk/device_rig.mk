@@ -44,10 +44,12 @@ mcu-check-fma: $(MCU_BUILD)/m4f/device-sine.elf
 # libFuzzer: every input is fed to a client (as bytes from the link) and to the frame decoder.
 $(BUILD)/fuzz/client_fuzz: tests/fuzz/client_fuzz.c $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(Q)command -v $(FUZZ_CC) >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get -o DPkg::Lock::Timeout=600 install -y $(RIG_APT_PACKAGES); \
-	  else echo "fuzz: $(FUZZ_CC) missing; as root: apt-get install -y $(RIG_APT_PACKAGES)" >&2; exit 1; fi; }
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/client_fuzz.c $(LIB_SRCS) -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/client_fuzz.c $(LIB_SRCS) -o $@ 2>/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "fuzz: $(FUZZ_CC) with libFuzzer is missing; as root: apt-get install -y $(RIG_APT_PACKAGES)" >&2; exit 1; fi; \
+	  echo "fuzz: apt-get install -y $(RIG_APT_PACKAGES)"; \
+	  apt-get -o DPkg::Lock::Timeout=600 install -y $(RIG_APT_PACKAGES) >/dev/null || exit 1; \
+	  $(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/client_fuzz.c $(LIB_SRCS) -o $@; }
 
 .PHONY: fuzz rig-host rig-test
 fuzz: $(BUILD)/fuzz/client_fuzz ## Fuzz the device client's decoder with libFuzzer (FUZZ_SECONDS=30)
