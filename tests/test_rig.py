@@ -155,6 +155,11 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_theta(tmp_path):
     assert (cut / "params.f32").read_bytes() == (whole / "params.f32").read_bytes()
     r = rig(cut)
     assert r["rounds_in_this_process"] == 1500 - killed_at
+    # a checkpoint is resumed only by the run that wrote it
+    other = subprocess.run(args[:-len(QUICK)] + ["--seed", "1", *QUICK, "--out", str(cut),
+                                                 "--resume"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=600)
+    assert other.returncode == 2 and "resume: " in other.stderr and "other options" in other.stderr
 
 
 def test_bad_device_options_are_refused_with_the_option_named(tmp_path, capsys):

@@ -593,10 +593,16 @@ class Trainer:
         self.log(f"fault: round {r} attempt {attempt} (round id {round_id}) device {dev_id}: "
                  f"{reason}; theta kept, round repeated with the next draw")
 
+    def _run_id(self, server):
+        """What a checkpoint must agree on to be resumed: seed, configuration, transport."""
+        return {"seed": server.seed, "config": server.cfg.as_dict(), "transport": self.transport,
+                "chunk": self.chunk}
+
     def _save(self, server, r, attempt, round_id, hist, block):
         if self.ckpt is None:
             return
-        state = {"version": 1, "round": r, "attempt": attempt, "round_id": round_id,
+        state = {"version": 1, "run": self._run_id(server), "round": r, "attempt": attempt,
+                 "round_id": round_id,
                  "theta": base64.b64encode(server.theta.astype("<f4").tobytes()).decode(),
                  "theta_sha256": hashlib.sha256(server.theta.astype("<f4").tobytes()).hexdigest(),
                  "faults": self.fault_log, "history": hist, "block": block}
@@ -604,6 +610,9 @@ class Trainer:
 
     def _load(self, server):
         state = json.loads(self.ckpt.read_text())
+        if state.get("run") != json.loads(json.dumps(self._run_id(server))):
+            raise ParameterError(f"resume: {self.ckpt} was written by a run with other options "
+                                 f"({state.get('run')}); start a new run or use its options")
         theta = np.frombuffer(base64.b64decode(state["theta"]), "<f4").astype(F32)
         if hashlib.sha256(theta.astype("<f4").tobytes()).hexdigest() != state["theta_sha256"]:
             raise ParameterError(f"resume: {self.ckpt}: theta does not match its checksum")

@@ -33,7 +33,8 @@ def add_options(p):
                         "transport, one scale per chunk of 256 values (the simulation applies "
                         "the same round trips)")
     g.add_argument("--resume", action="store_true",
-                   help="continue the run from DIR/checkpoint.json (written after every round)")
+                   help="continue the run from DIR/checkpoint.json (written after every round; "
+                        "the options must be the run's own; without a checkpoint: a new run)")
     g.add_argument("--inject-faults", metavar="ID:KIND,...", type=dv.parse_faults, default={},
                    help="fault injection between server and devices at the given round ids: "
                         + ", ".join(dv.FAULTS))
