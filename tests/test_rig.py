@@ -56,6 +56,15 @@ def test_host_fleets_train_reptile_and_fedavg_to_the_simulations_bytes(tmp_path,
         train(tmp_path / "s", *args, "--devices", 100)
 
 
+@pytest.mark.parametrize("args", [["--algo", "tinyreptile", "--seed", 3],
+                                  ["--algo", "reptile", "--meta-batch", 2, "--transport", "int8"]])
+def test_a_host_fleet_of_digits_devices_with_their_images_in_flash_equals_the_simulation(
+        tmp_path, args):
+    args = ["--task", "digits", "--rounds", 30, *args]
+    assert train(tmp_path / "f", *args, "--devices", "host:100") == \
+        train(tmp_path / "s", *args, "--devices", 100)
+
+
 def test_the_int8_transport_equals_the_simulation_with_the_same_transport(tmp_path):
     args = ["--algo", "tinyreptile", "--rounds", 150]
     fleet = train(tmp_path / "f", *args, "--devices", "host:100", "--transport", "int8")
@@ -199,6 +208,13 @@ def test_a_qemu_fleet_trains_fedavg_with_int8_transport_to_the_simulations_bytes
             "--transport", "int8"]
     assert train(tmp_path / "q", *args, "--devices", "qemu:3") == \
         train(tmp_path / "s", *args, "--devices", 3)
+
+
+@qemu
+def test_a_qemu_fleet_of_digits_devices_equals_the_simulation(tmp_path):
+    args = ["--task", "digits", "--algo", "tinyreptile", "--rounds", 4, "--transport", "int8"]
+    assert train(tmp_path / "q", *args, "--devices", "qemu:2") == \
+        train(tmp_path / "s", *args, "--devices", 2)
 
 
 @qemu

@@ -11,6 +11,14 @@
  *       x[j] = uniform(-5, 5) (draw j, j < k), target[j] = A * sin(x[j] + p);
  *   batched Reptile's visiting order: epoch e is a Fisher-Yates permutation of 0..k-1 from
  *       draws k + e*(k-1) on (tr_rng_permutation_i32), as rng.permutation(k) per epoch.
+ *
+ * Digits (tasks.Digits, DigitsTask), the device's training pool in flash (tr_dev_digits):
+ *   task of device d: stream (seed, KEY_DEVICE_TASK, d, 0): `ways` distinct classes of 10
+ *       (tr_rng_distinct_i32 from draw 0); label j means class classes[j];
+ *   samples of round r: stream (seed, KEY_DEVICE_DATA, d, r): labels[j] = below(ways) (draw j),
+ *       then image w_j = below(pool size of the label's class) (draw k + j) of that class's
+ *       pool; x[j] = its pixels / 16;
+ *   batched order: permutations from draw 2k on, k - 1 draws each.
  */
 #include <stddef.h>
 
@@ -45,6 +53,44 @@ int32_t tr_dev_samples_sine(void *ctx, float *x, float *target, int32_t *labels,
     }
     for (e = 0; order != NULL && e < epochs; e++) {
         if (tr_rng_permutation_i32(order + e * k, data_key, (uint64_t)k + (uint64_t)e * (uint64_t)(k - 1), k) != TR_OK) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int32_t tr_dev_samples_digits(void *ctx, float *x, float *target, int32_t *labels,
+                              int32_t *order, uint64_t seed, uint32_t device_id, uint32_t round,
+                              int32_t k, int32_t epochs)
+{
+    const tr_dev_image *d = (const tr_dev_image *)ctx;
+    const tr_dev_digits *g = (const tr_dev_digits *)d->task_data;
+    uint64_t task_key, data_key;
+    int32_t classes[10];
+    int32_t j, i, e;
+    (void)target;
+    if (g == NULL || g->ways < 1 || g->ways > 10 ||
+        tr_rng_key(&task_key, seed, TR_DEV_KEY_DEVICE_TASK, device_id, 0) != TR_OK ||
+        tr_rng_distinct_i32(classes, NULL, task_key, 0, g->ways, 10) != TR_OK ||
+        tr_rng_key(&data_key, seed, TR_DEV_KEY_DEVICE_DATA, device_id, round) != TR_OK ||
+        tr_rng_below_i32(labels, data_key, 0, k, g->ways) != TR_OK) {
+        return -1;
+    }
+    for (j = 0; j < k; j++) {
+        int32_t c = classes[labels[j]], w;
+        const uint8_t *px;
+        if (g->pool_size[c] < 1 ||
+            tr_rng_below_i32(&w, data_key, (uint64_t)k + (uint64_t)j, 1, g->pool_size[c]) != TR_OK) {
+            return -1;
+        }
+        px = g->pixels + 64 * (g->pool_start[c] + w);
+        for (i = 0; i < 64; i++) {
+            x[64 * j + i] = (float)px[i] / 16.0f;
+        }
+    }
+    for (e = 0; order != NULL && e < epochs; e++) {
+        if (tr_rng_permutation_i32(order + e * k, data_key,
+                                   2u * (uint64_t)k + (uint64_t)e * (uint64_t)(k - 1), k) != TR_OK) {
             return -1;
         }
     }

@@ -25,6 +25,7 @@ typedef struct {
     float *losses;           /* [max_steps] */
     int32_t max_k, max_epochs, max_steps;
     uint32_t caps;           /* TR_CAP_* */
+    const void *task_data;   /* the data source's own constants (digits: tr_dev_digits), or NULL */
     /* the device's own samples (tr_client_port.samples); ctx is this image */
     int32_t (*samples)(void *ctx, float *x, float *target, int32_t *labels, int32_t *order,
                        uint64_t seed, uint32_t device_id, uint32_t round, int32_t k,
@@ -33,7 +34,19 @@ typedef struct {
 
 extern const tr_dev_image tr_dev;
 
+/* The digits device's images in flash: its training pool, class by class (the seed's split),
+ * pixels 0..16 (the image's value is pixel / 16), 8 rows x 8 columns each. */
+typedef struct {
+    const uint8_t *pixels;       /* [n_images][64] */
+    int32_t pool_start[10];      /* first image of class c */
+    int32_t pool_size[10];       /* images of class c */
+    int32_t ways;                /* classes per task */
+} tr_dev_digits;
+
 /* The data sources (mcu/firmware/device_data.c). */
+int32_t tr_dev_samples_digits(void *ctx, float *x, float *target, int32_t *labels,
+                              int32_t *order, uint64_t seed, uint32_t device_id, uint32_t round,
+                              int32_t k, int32_t epochs);
 int32_t tr_dev_samples_sine(void *ctx, float *x, float *target, int32_t *labels, int32_t *order,
                             uint64_t seed, uint32_t device_id, uint32_t round, int32_t k,
                             int32_t epochs);

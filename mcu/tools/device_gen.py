@@ -7,12 +7,15 @@ as a layer table, and the device's buffers sized for it.
 The buffers: the parameter buffer (theta arrives in it and is trained in place into phi), the
 runtime's arena (large enough for TinyReptile's fused step and for batched Reptile with MAX_K
 stored samples), the sample store [MAX_K], Reptile's visiting order [MAX_EPOCHS][MAX_K] and the
-step losses [MAX_STEPS]. The data source is the task's own sampler in mcu/firmware/device_data.c
+step losses [MAX_STEPS]; for digits also the device's training pool of images (the seed's split;
+--seed). The data source is the task's own sampler in mcu/firmware/device_data.c
 (--samples names another, e.g. the protocol tests' fixed data source).
 """
 import argparse
 import pathlib
 import sys
+
+import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -20,11 +23,37 @@ sys.path.insert(0, str(ROOT))
 from tinyreptile_ref.federated import tasks as tk  # noqa: E402
 from tinyreptile_ref.federated.devices import MAX_EPOCHS, MAX_K, MAX_STEPS, device_arena_bytes  # noqa: E402
 
-TASKS = ("sine",)
+TASKS = ("sine", "digits")
 
 
-def c_source(task, samples=None):
-    model = tk.family(task, 0).model()
+def digits_data(fam, lines):
+    """The digits device's training pool, class by class, as pixels 0..16 (tr_dev_digits)."""
+    pix, start, size = [], [], []
+    for c in range(10):
+        idx = fam.train[c]
+        start.append(len(pix))
+        size.append(len(idx))
+        for i in idx:
+            p = np.rint(fam.images[i].reshape(64) * 16.0).astype(np.int64)
+            if not np.array_equal(p.astype(np.float32) / np.float32(16), fam.images[i].reshape(64)):
+                raise SystemExit("device_gen.py: a digits pixel is not a multiple of 1/16")
+            pix.append(p)
+    lines.append(f"static const uint8_t tr_dev_pixels[{64 * len(pix)}] = {{")
+    flat = np.concatenate(pix)
+    for k in range(0, flat.size, 32):
+        lines.append("    " + ", ".join(str(int(v)) for v in flat[k:k + 32]) + ",")
+    lines += ["};", "",
+              "static const tr_dev_digits tr_dev_task = {",
+              "    tr_dev_pixels,",
+              "    {" + ", ".join(map(str, start)) + "},",
+              "    {" + ", ".join(map(str, size)) + "},",
+              f"    {fam.ways}",
+              "};", ""]
+
+
+def c_source(task, samples=None, seed=0):
+    fam = tk.family(task, seed)
+    model = fam.model()
     rows = model.layer_table().tolist()
     arena = device_arena_bytes(model)
     in_n = int(rows[0][2]) * int(rows[0][3])
@@ -42,8 +71,10 @@ def c_source(task, samples=None):
     for r in rows:
         lines.append(f"    {{{r[0]}, {r[1]}, {{{r[2]}, {r[3]}}}, {r[4]}, {{{r[5]}, {r[6]}}}, "
                      f"{r[7]}, {r[8]}, {r[9]}, {r[10]}, {r[11]}, {r[12]}}},")
-    lines += ["};", "",
-              f"static float tr_dev_params[{P}];",
+    lines += ["};", ""]
+    if task == "digits":
+        digits_data(fam, lines)
+    lines += [f"static float tr_dev_params[{P}];",
               f"static float tr_dev_arena[{arena // 4}];",
               f"static float tr_dev_x[{MAX_K * in_n}];",
               f"static float tr_dev_target[{MAX_K * out_n}];" if mse else
@@ -59,6 +90,7 @@ def c_source(task, samples=None):
               "    tr_dev_order, tr_dev_losses,",
               f"    {MAX_K}, {MAX_EPOCHS}, {MAX_STEPS},",
               "    TR_CAP_F32 | TR_CAP_S8 | TR_CAP_TINYREPTILE | TR_CAP_BATCHED,",
+              "    &tr_dev_task," if task == "digits" else "    NULL,",
               f"    {fn}",
               "};"]
     return "\n".join(lines) + "\n"
@@ -69,10 +101,13 @@ def main(argv=None):
     ap.add_argument("task", choices=TASKS)
     ap.add_argument("--out", required=True)
     ap.add_argument("--samples", help="the data source's C function (default tr_dev_samples_TASK)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="digits: the run's seed, which splits the images into the devices' "
+                         "training pool (in the image) and the held-out pool (not)")
     args = ap.parse_args(argv)
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(c_source(args.task, args.samples), encoding="ascii")
+    out.write_text(c_source(args.task, args.samples, args.seed), encoding="ascii")
     return 0
 
 

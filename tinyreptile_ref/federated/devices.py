@@ -415,11 +415,15 @@ def _tool(cmd):
     return which(cmd)
 
 
-def device_binary(kind, task):
-    """The device image for `kind` and `task`, built with the project's make rules when
-    missing or out of date (mk/device_rig.mk)."""
-    target = {"host": f"build/device/host/device-{task}",
-              "qemu": f"build/mcu/m4f/device-{task}.elf"}[kind]
+def device_binary(kind, task, seed=0):
+    """The device image for `kind`, `task` (and, for digits, whose image holds the seed's
+    training pool, `seed`), built with the project's make rules when missing or out of date
+    (mk/device_rig.mk; QEMU digits images exist for seed 0)."""
+    name = f"device-{task}" if task == "sine" else f"device-{task}-s{seed}"
+    if kind == "qemu" and task != "sine" and seed != 0:
+        raise ParameterError(f"devices: qemu {task} images are built for seed 0 only "
+                             f"(mk/device_rig.mk), not seed {seed}")
+    target = {"host": f"build/device/host/{name}", "qemu": f"build/mcu/m4f/{name}.elf"}[kind]
     cmd = ["make", "--no-print-directory", "-s", target]
     res = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True)
@@ -432,7 +436,7 @@ class Fleet:
     """N devices, ids 0..N-1, of one kind, started and greeted."""
 
     def __init__(self, kind, n, task, model, need_caps, timeout=None, log_dir=None,
-                 make_twin=None):
+                 make_twin=None, seed=0):
         self.kind, self.n = kind, n
         self.timeout = TIMEOUTS[kind] if timeout is None else timeout
         self.fp = wire.fingerprint(model)
@@ -440,7 +444,7 @@ class Fleet:
         self.devices = []
         self.log_dir = pathlib.Path(log_dir) if log_dir else None
         if kind in ("host", "qemu"):
-            self.binary = device_binary(kind, task)
+            self.binary = device_binary(kind, task, seed)
         self.make_twin = make_twin
         try:
             for i in range(n):

@@ -72,7 +72,7 @@ def trainer(args, task, cfg, model, family):
         if spec is not None:
             kind, n = spec
             fleet = dv.Fleet(kind, n, task, model, dv.caps_needed(cfg, args.transport),
-                             timeout=args.device_timeout, log_dir=args.out,
+                             timeout=args.device_timeout, log_dir=args.out, seed=args.seed,
                              make_twin=lambda i, boot, write: dv.twin_client(model, family, i,
                                                                              boot, write))
             for d in fleet.devices:
