@@ -139,6 +139,18 @@ def test_faults_are_refused_logged_and_the_log_replays_to_the_same_theta(tmp_pat
     assert theta.tobytes() != plain.tobytes()  # the faults changed the run
 
 
+def device_processes(exe):
+    """Pids of running processes whose executable is `exe`."""
+    out = []
+    for d in pathlib.Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and os.readlink(d / "exe") == exe:
+                out.append(int(d.name))
+        except OSError:
+            pass
+    return out
+
+
 def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_theta(tmp_path):
     args = [sys.executable, "-m", "tinyreptile_ref", "train", "--algo", "tinyreptile",
             "--rounds", "1500", "--devices", "host:100", *QUICK]
@@ -158,6 +170,12 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_theta(tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     killed_at = json.loads(ck.read_text())["round"]
+    # the device processes end with the server (their link closes), none is left behind
+    exe = str(ROOT / "build" / "device" / "host" / "device-sine")
+    deadline = time.monotonic() + 10
+    while device_processes(exe) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert device_processes(exe) == []
     assert 300 <= killed_at < 1500, killed_at
     assert not (cut / "params.f32").exists()
     subprocess.run(args + ["--out", str(cut), "--resume"], check=True, cwd=tmp_path, timeout=600)
