@@ -21,6 +21,10 @@ const char *tr_status_str(int status)
         return "a caller-provided buffer or arena is too small or misaligned";
     case TR_ERR_MODEL:
         return "the model's layer table is inconsistent";
+    case TR_ERR_FRAME:
+        return "a wire frame is malformed (COBS, CRC or length)";
+    case TR_ERR_PROTO:
+        return "a protocol message is invalid or unexpected";
     default:
         return "unknown status code";
     }

@@ -34,7 +34,9 @@ typedef enum {
     TR_ERR_LABEL = -4,    /* a class label outside [0, classes) */
     TR_ERR_OVERFLOW = -5, /* an int32 accumulator could overflow: a precondition is violated */
     TR_ERR_BUFFER = -6,   /* a caller-provided buffer or arena is too small or misaligned */
-    TR_ERR_MODEL = -7     /* a model's layer table is inconsistent (model runtime) */
+    TR_ERR_MODEL = -7,    /* a model's layer table is inconsistent (model runtime) */
+    TR_ERR_FRAME = -8,    /* a wire frame is malformed: COBS, CRC or length (client.c) */
+    TR_ERR_PROTO = -9     /* a protocol message is invalid or unexpected (client.c) */
 } tr_status;
 
 /* A constant, human-readable description of a status code; never NULL. */
@@ -101,6 +103,10 @@ tr_status tr_conv1d_backward_f32(float *dx, float *dw, float *db, const float *d
 tr_status tr_exp_f32(float *y, const float *x, int32_t n);
 tr_status tr_log_f32(float *y, const float *x, int32_t n);
 tr_status tr_tanh_f32(float *y, const float *x, int32_t n);
+/* The library's own sin, elementwise; y may alias x. Error below 1 ulp for |x| <= 6400;
+ * beyond, sin(x mod 2pi_f) with 2pi_f = 2pi rounded to float32 (finite, in [-1, 1]).
+ * sin(±0) = ±0, sin(±inf) = NaN, NaN -> NaN. x [n], y [n]. */
+tr_status tr_sin_f32(float *y, const float *x, int32_t n);
 
 /* ---------------------------------------------------------- activations, float32 */
 
@@ -470,7 +476,159 @@ tr_status tr_tinyreptile_device_round_traced_f32(float *phi, float *losses, void
                                                  int32_t arena_bytes, float lr, int32_t mode,
                                                  const tr_trace *trace);
 
+/* ------------------------------------------------- counter-based random numbers */
+
+/* Every draw is a pure function of (seed, stream, device, round, index); rng.c gives the
+ * hash. tr_rng_key names a stream; draw j of it is tr_rng_bits_u64's out[j - j0].
+ * uniform: out[i] = lo + (hi - lo)*u_i, u = (bits >> 40)*2^-24 (float32, in [lo, hi];
+ * lo <= hi finite, else TR_ERR_PARAM). below: out[i] = ((bits >> 32)*bound) >> 32 in
+ * [0, bound), bound >= 1. distinct: m different values in [0, bound) (m <= bound), draws
+ * j0, j0+1, ... each rejected if already taken; *used (may be NULL) = draws consumed.
+ * permutation: Fisher-Yates on 0..n-1: for i = n-1 down to 1, swap out[i] and
+ * out[below(j0 + n-1-i, i+1)]; n - 1 draws. */
+tr_status tr_rng_key(uint64_t *key, uint64_t seed, uint64_t stream, uint64_t device,
+                     uint64_t round);
+tr_status tr_rng_bits_u64(uint64_t *out, uint64_t key, uint64_t j0, int32_t n);
+tr_status tr_rng_uniform_f32(float *out, uint64_t key, uint64_t j0, int32_t n, float lo,
+                             float hi);
+tr_status tr_rng_below_i32(int32_t *out, uint64_t key, uint64_t j0, int32_t n, int32_t bound);
+tr_status tr_rng_distinct_i32(int32_t *out, uint64_t *used, uint64_t key, uint64_t j0,
+                              int32_t m, int32_t bound);
+tr_status tr_rng_permutation_i32(int32_t *out, uint64_t key, uint64_t j0, int32_t n);
+
+/* ---- device client: the wire protocol, version 1 (docs/protocol.md; client.c) ---- */
+
+/* Protocol constants. A frame's payload is at most TR_PROTO_MAX_PAYLOAD bytes; on the wire it
+ * travels as COBS(payload, CRC-32 of the payload little-endian) followed by one 0x00, at most
+ * TR_PROTO_MAX_WIRE bytes. A THETA or PHI chunk holds at most TR_PROTO_CHUNK_MAX values. */
+enum { TR_PROTO_VERSION = 1, TR_PROTO_MAX_PAYLOAD = 1040, TR_PROTO_MAX_WIRE = 1050,
+       TR_PROTO_CHUNK_MAX = 256, TR_PROTO_MAX_CHUNKS = 1024 };
+
+/* Message types (the first payload byte). */
+enum { TR_MSG_HELLO = 0x01, TR_MSG_WHO = 0x02, TR_MSG_ROUND = 0x10, TR_MSG_THETA = 0x11,
+       TR_MSG_COMMIT = 0x12, TR_MSG_RESEND = 0x13, TR_MSG_NACK = 0x20, TR_MSG_RESULT = 0x21,
+       TR_MSG_PHI = 0x22, TR_MSG_DONE = 0x23, TR_MSG_ERROR = 0x7F };
+
+/* Transports of theta and phi, algorithms, capability bits (HELLO), result statuses beyond the
+ * runtime's tr_status codes. */
+enum { TR_TRANSPORT_F32 = 0, TR_TRANSPORT_S8 = 1 };
+enum { TR_ALGO_TINYREPTILE = 0, TR_ALGO_BATCHED = 1 };
+enum { TR_CAP_F32 = 1, TR_CAP_S8 = 2, TR_CAP_TINYREPTILE = 4, TR_CAP_BATCHED = 8 };
+enum { TR_RESULT_NONFINITE = -100, TR_RESULT_SAMPLES = -101 };
+
+/* CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, initial value and final xor
+ * 0xFFFFFFFF: zlib's crc32) of n bytes; n >= 0. */
+tr_status tr_proto_crc32(uint32_t *crc, const uint8_t *data, int32_t n);
+
+/* One frame on the wire: wire = COBS(payload || crc32(payload) as 4 bytes little-endian) || 0x00.
+ * 1 <= n <= TR_PROTO_MAX_PAYLOAD (else TR_ERR_PARAM); cap >= the encoded size (at most
+ * (n + 4) + floor((n + 4) / 254) + 2 <= TR_PROTO_MAX_WIRE; else TR_ERR_BUFFER). */
+tr_status tr_proto_frame_encode(uint8_t *wire, int32_t *wire_len, const uint8_t *payload,
+                                int32_t n, int32_t cap);
+
+/* The inverse of one frame, without its 0x00 delimiter: wire [n] -> payload [*payload_len].
+ * TR_ERR_FRAME when the COBS code bytes are inconsistent, a zero byte occurs, the decoded
+ * body is shorter than 5 bytes or longer than TR_PROTO_MAX_PAYLOAD + 4, or the CRC differs;
+ * cap >= TR_PROTO_MAX_PAYLOAD + 4 (else TR_ERR_BUFFER). Nothing is trusted before it is
+ * checked against these bounds. */
+tr_status tr_proto_frame_decode(uint8_t *payload, int32_t *payload_len, const uint8_t *wire,
+                                int32_t n, int32_t cap);
+
+/* The model fingerprint both sides must agree on: CRC-32 of the layer table in canonical form
+ * (per layer the 13 int32 values of tr_layer in declaration order, fields the kind does not
+ * use written as 0), then n_layers, n_params and loss, every int32 little-endian. The table
+ * must pass tr_model_check. */
+tr_status tr_model_fingerprint(uint32_t *fingerprint, const tr_model *model);
+
 /* TR_CDEF_END */
+
+/* ---- device client: the streaming decoder and the client (outside the cffi block: the
+ * Python twin, tinyreptile_ref/runtime/client.py, has its own classes) ---- */
+
+/* A streaming frame decoder: bytes in, whole payloads out. It collects bytes up to a 0x00;
+ * more than TR_PROTO_MAX_WIRE bytes without a delimiter make it discard everything up to the
+ * next 0x00 (resynchronisation after garbage or a lost delimiter); a frame that does not
+ * decode is counted in `bad` and dropped. */
+typedef struct {
+    uint8_t wire[TR_PROTO_MAX_WIRE];
+    int32_t len;       /* bytes collected of the current frame */
+    int32_t skipping;  /* 1: discarding up to the next 0x00 */
+    uint32_t frames;   /* payloads delivered */
+    uint32_t bad;      /* frames dropped (COBS, CRC, length) */
+} tr_proto_decoder;
+
+tr_status tr_proto_decoder_init(tr_proto_decoder *d);
+
+/* Feeds data[0 .. n) until one payload is complete. *used = bytes consumed; *payload_len = the
+ * payload's length when one is complete (then it is in payload[cap]), else 0. Call again with
+ * the rest. */
+tr_status tr_proto_decoder_push(tr_proto_decoder *d, uint8_t *payload, int32_t *payload_len,
+                                int32_t *used, const uint8_t *data, int32_t n, int32_t cap);
+
+/* The port: how the client reaches the link and the device's own data. Callbacks return 0 on
+ * success.
+ *   write    send n bytes on the link (blocking until accepted);
+ *   samples  the device's own k samples of round `round`, drawn on the device from its sensor or
+ *            its generator keyed by (seed, device_id, round): x [k][input size], and target
+ *            [k][output size] (mse) or labels [k] (softmax cross-entropy); order [epochs][k]
+ *            (NULL for TinyReptile) the visiting order of batched Reptile. */
+typedef struct {
+    void *ctx;
+    int32_t (*write)(void *ctx, const uint8_t *data, int32_t n);
+    int32_t (*samples)(void *ctx, float *x, float *target, int32_t *labels, int32_t *order,
+                       uint64_t seed, uint32_t device_id, uint32_t round, int32_t k,
+                       int32_t epochs);
+} tr_client_port;
+
+/* What a device brings: its model, its buffers (all caller-provided, 4-byte aligned), its id. */
+typedef struct {
+    const tr_model *model;
+    uint32_t device_id;
+    uint32_t boot;          /* changes on every reset (a boot counter or nonce): HELLO carries it */
+    uint32_t caps;          /* TR_CAP_* bits the device offers */
+    float *params;          /* [n_params]: theta arrives here, is trained in place into phi */
+    void *arena;            /* arena_bytes: the runtime's arena */
+    int32_t arena_bytes;
+    float *x;               /* [max_k][input size] */
+    float *target;          /* [max_k][output size] (mse), else NULL */
+    int32_t *labels;        /* [max_k] (softmax cross-entropy), else NULL */
+    int32_t *order;         /* [max_epochs][max_k] for TR_CAP_BATCHED, else NULL */
+    float *losses;          /* [max_steps] */
+    int32_t max_k, max_epochs, max_steps;
+} tr_client_config;
+
+/* Client states. */
+enum { TR_CLIENT_IDLE = 0, TR_CLIENT_RECEIVING = 1, TR_CLIENT_SENT = 2 };
+
+typedef struct {
+    tr_client_config cfg;
+    tr_client_port port;
+    tr_proto_decoder dec;
+    uint32_t fingerprint;
+    int32_t in_n, out_n;
+    int32_t state;
+    /* the current round (from ROUND) */
+    uint32_t round_id, round, lr_bits;
+    uint64_t seed;
+    int32_t algo, transport, chunk, n_chunks, k, epochs, batch, n_losses, status;
+    uint8_t have[TR_PROTO_MAX_CHUNKS / 8];   /* theta chunks received, one bit each */
+    uint8_t rx[TR_PROTO_MAX_PAYLOAD + 4];    /* the payload being handled */
+    uint8_t tx[TR_PROTO_MAX_PAYLOAD];        /* the payload being sent */
+    uint8_t wire[TR_PROTO_MAX_WIRE];         /* its frame */
+    uint32_t rounds_done, rejected;          /* counters */
+} tr_client;
+
+/* Checks the configuration (model, buffers large enough for every capability offered: the
+ * arena for tr_tinyreptile_device_round_f32 in the fused mode and, with TR_CAP_BATCHED, for
+ * tr_reptile_device_round_f32 at max_k stored samples and any batch <= max_k), computes the
+ * fingerprint and sends HELLO. */
+tr_status tr_client_init(tr_client *c, const tr_client_config *cfg, const tr_client_port *port);
+
+/* Feeds bytes received from the link; every complete frame is validated and answered
+ * (docs/protocol.md, "Device behaviour"). Returns TR_OK, or TR_ERR_BUFFER/TR_ERR_PARAM when the
+ * port's write failed; malformed input is never an error of this call (it is counted, answered
+ * with ERROR or ignored, as the protocol says). */
+tr_status tr_client_feed(tr_client *c, const uint8_t *data, int32_t n);
 
 #ifdef __cplusplus
 }

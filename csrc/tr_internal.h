@@ -81,6 +81,10 @@ static inline void tr__taps(int32_t *lo, int32_t *hi, int64_t base, int32_t step
 float tr__expf(float x);
 float tr__logf(float x);
 float tr__tanhf(float x);
+float tr__sinf(float x);
+
+/* Counter-based random numbers (rng.c): bits j of the stream under key. */
+uint64_t tr__rng_bits(uint64_t key, uint64_t j);
 
 /* Per-row loss terms (loss.c), shared by the loss kernels and the model runtime so that a batch
  * processed one sample at a time gives the batched kernel's bits. */

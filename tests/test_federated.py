@@ -73,8 +73,8 @@ def test_one_tinyreptile_round_is_device_sgd_then_server_interpolation(cb):
     cfg = fl.Config(algo="tinyreptile", rounds=1, k=3, inner_lr=0.1, eps0=0.25, devices=50)
     theta, _ = fl.train(LINEAR, cb, Lines(), cfg, seed)
     theta0 = LINEAR.init(fl.stream(seed, fl.KEY_INIT))
-    dev = int(fl.stream(seed, fl.KEY_SERVER).integers(50))
-    task = Lines().device_task(fl.stream(seed, fl.KEY_DEVICE_TASK, dev))
+    dev = fl.draws(seed, fl.KEY_SERVER, 0, 0).integers(50)
+    task = Lines().device_task(fl.draws(seed, fl.KEY_DEVICE_TASK, dev))
     x, y = task.sample(fl.device_rng(seed, dev, 0), 3)
     ws = LINEAR.workspace(cb, theta0)
     for j in range(3):  # batch size 1, each sample once, in stream order
@@ -89,8 +89,8 @@ def test_fedavg_with_one_device_replaces_theta_by_its_phi(cb):
     cfg = fl.Config(algo="fedavg", rounds=1, k=4, inner_lr=0.1, batch=4, meta_batch=1, devices=50)
     theta, _ = fl.train(LINEAR, cb, Lines(), cfg, seed)
     theta0 = LINEAR.init(fl.stream(seed, fl.KEY_INIT))
-    dev = int(fl.stream(seed, fl.KEY_SERVER).integers(50))
-    task = Lines().device_task(fl.stream(seed, fl.KEY_DEVICE_TASK, dev))
+    dev = fl.draws(seed, fl.KEY_SERVER, 0, 0).integers(50)
+    task = Lines().device_task(fl.draws(seed, fl.KEY_DEVICE_TASK, dev))
     rng = fl.device_rng(seed, dev, 0)
     x, y = task.sample(rng, 4)
     idx = rng.permutation(4)
@@ -103,7 +103,7 @@ def test_server_mean_is_the_documented_running_mean(backend):
     rng = np.random.default_rng(0)
     phis = [rng.standard_normal(7).astype(F32) for _ in range(4)]
     server = fl.Server(backend, np.zeros(7, F32), fl.Config("fedavg", 1, 1, 0.1, meta_batch=4),
-                       rng)
+                       0)
     mu = phis[0].copy()
     for m in range(2, 5):  # mu += float32(1/m) * (phi - mu), each operation rounded
         mu = (mu + F32(1.0 / m) * (phis[m - 1] - mu)).astype(F32)
@@ -115,9 +115,9 @@ def test_server_mean_is_the_documented_running_mean(backend):
 
 def test_server_picks_distinct_devices_for_a_meta_batch():
     cfg = fl.Config("reptile", 1, 1, 0.1, meta_batch=5, devices=6)
-    server = fl.Server(None, np.zeros(1, F32), cfg, np.random.default_rng(0))
-    for _ in range(20):
-        ids = server.select()
+    server = fl.Server(None, np.zeros(1, F32), cfg, 0)
+    for r in range(20):
+        ids = server.select(r)
         assert len(set(ids)) == 5 and all(0 <= i < 6 for i in ids)
 
 
@@ -169,7 +169,7 @@ def test_a_short_tinyreptile_run_beats_the_untrained_init_after_adaptation(cb):
     cfg = tk.config("sine", "tinyreptile", rounds=1500)
     theta, _ = fl.train(model, cb, fam, cfg, seed=0)
     theta0 = model.init(fl.stream(0, fl.KEY_INIT))
-    held_out = fam.eval_tasks(fl.stream(0, fl.KEY_EVAL), 50)
+    held_out = fam.eval_tasks(fl.draws(0, fl.KEY_EVAL), 50)
     ws = model.workspace(cb)
     _, init = tk.evaluate(fam, ws, theta0, held_out, 32, cfg.inner_lr)
     _, trained = tk.evaluate(fam, ws, theta, held_out, 32, cfg.inner_lr)

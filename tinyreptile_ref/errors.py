@@ -32,3 +32,7 @@ class KernelError(TinyReptileError, RuntimeError):
         super().__init__(f"{kernel}: status {status}: {message}")
         self.kernel = kernel
         self.status = status
+
+
+class ProtocolError(TinyReptileError, ValueError):
+    """A wire frame or protocol message is malformed, out of range or unexpected."""

@@ -162,6 +162,43 @@ static void run_tanh_f32(tv_ctx *t)
     run_unary_f32(t, tr_tanh_f32, "x", "y");
 }
 
+static void run_sin_f32(tv_ctx *t)
+{
+    run_unary_f32(t, tr_sin_f32, "x", "y");
+}
+
+/* ---------------------------------------------- counter-based random numbers */
+
+static uint64_t tv__u64(const int32_t *halves)
+{
+    return (uint64_t)(uint32_t)halves[0] | ((uint64_t)(uint32_t)halves[1] << 32);
+}
+
+/* coords: seed, stream, device, round as int32 (lo, hi) halves; key: the same spelling. */
+static void run_rng_uniform_f32(tv_ctx *t)
+{
+    int32_t n = tv_int(t, "n");
+    float lo = tv_f32(t, "lo"), hi = tv_f32(t, "hi");
+    const int32_t *c = tv_in_s32(t, "coords", 8); /* [4][2] */
+    const int32_t *j0 = tv_in_s32(t, "j0", 2);    /* [2] */
+    int32_t *key = tv_out_s32(t, "key", 2);       /* [2] */
+    float *out = tv_out_f32(t, "out", n);         /* [n] */
+    if (!tv_ok(t)) {
+        return;
+    }
+    memset(out, 0, (size_t)n * sizeof *out); /* an error must leave it untouched */
+    uint64_t k = 0;
+    tr_status st = tr_rng_key(&k, tv__u64(c), tv__u64(c + 2), tv__u64(c + 4), tv__u64(c + 6));
+    key[0] = (int32_t)(uint32_t)k;
+    key[1] = (int32_t)(uint32_t)(k >> 32);
+    if (st == TR_OK) {
+        st = tr_rng_uniform_f32(out, k, tv__u64(j0), n, lo, hi);
+    }
+    tv_status(t, st);
+    tv_check(t, "key", key);
+    tv_check(t, "out", out);
+}
+
 /* ---------------------------------------------------------- activations, float32 */
 
 static void run_relu_forward_f32(tv_ctx *t)
@@ -748,6 +785,8 @@ const tv_handler_entry tv_handlers[] = {
     {"exp_f32", run_exp_f32},
     {"log_f32", run_log_f32},
     {"tanh_f32", run_tanh_f32},
+    {"sin_f32", run_sin_f32},
+    {"rng_uniform_f32", run_rng_uniform_f32},
     {"relu_forward_f32", run_relu_forward_f32},
     {"relu_backward_f32", run_relu_backward_f32},
     {"tanh_forward_f32", run_tanh_forward_f32},

@@ -12,6 +12,7 @@ from ..kernels import _checks as ck
 from ..kernels import conv1d_s8 as _conv1d_s8
 from ..kernels import dense_s8 as _dense_s8
 from ..kernels import quant
+from ..kernels import rng as _rng
 from ..kernels.conv1d import check_conv1d, check_conv1d_out_len
 from ..kernels.activation import check_activation
 from ..kernels.dense import check_dense
@@ -218,6 +219,56 @@ def log_f32(x):
 
 def tanh_f32(x):
     return _elementwise("tr_tanh_f32", lib.tr_tanh_f32, x)
+
+
+def sin_f32(x):
+    return _elementwise("tr_sin_f32", lib.tr_sin_f32, x)
+
+
+# ------------------------------------------------------ counter-based random numbers
+
+def rng_key(seed, stream, device, round):
+    args = _rng.check_key(seed, stream, device, round)
+    key = ffi.new("uint64_t *")
+    _check("tr_rng_key", lib.tr_rng_key(key, *args))
+    return int(key[0])
+
+
+def rng_bits_u64(key, j0, n):
+    key, j0, n = _rng.check_draw(key, j0, n)
+    out = np.empty(n, np.uint64)
+    _check("tr_rng_bits_u64",
+           lib.tr_rng_bits_u64(ffi.from_buffer("uint64_t[]", out), key, j0, n))
+    return out
+
+
+def rng_uniform_f32(key, j0, n, lo, hi):
+    key, j0, n, lo, hi = _rng.check_uniform(key, j0, n, lo, hi)
+    out = np.empty(n, F32)
+    _check("tr_rng_uniform_f32", lib.tr_rng_uniform_f32(_buf(out), key, j0, n, lo, hi))
+    return out
+
+
+def rng_below_i32(key, j0, n, bound):
+    key, j0, n, bound = _rng.check_below(key, j0, n, bound)
+    out = np.empty(n, np.int32)
+    _check("tr_rng_below_i32", lib.tr_rng_below_i32(_i32(out), key, j0, n, bound))
+    return out
+
+
+def rng_distinct_i32(key, j0, m, bound):
+    key, j0, m, bound = _rng.check_distinct(key, j0, m, bound)
+    out = np.empty(m, np.int32)
+    used = ffi.new("uint64_t *")
+    _check("tr_rng_distinct_i32", lib.tr_rng_distinct_i32(_i32(out), used, key, j0, m, bound))
+    return out, int(used[0])
+
+
+def rng_permutation_i32(key, j0, n):
+    key, j0, n = _rng.check_draw(key, j0, n)
+    out = np.empty(n, np.int32)
+    _check("tr_rng_permutation_i32", lib.tr_rng_permutation_i32(_i32(out), key, j0, n))
+    return out
 
 
 def relu_forward_f32(x):

@@ -8,7 +8,15 @@ from ..kernels.activation import (  # noqa: F401
 )
 from ..kernels.dense import dense_backward_f32, dense_forward_f32  # noqa: F401
 from ..kernels.loss import mse_loss_f32, softmax_xent_loss_f32  # noqa: F401
-from ..kernels.mathf import exp_f32, log_f32, tanh_f32  # noqa: F401
+from ..kernels.mathf import exp_f32, log_f32, sin_f32, tanh_f32  # noqa: F401
+from ..kernels.rng import (  # noqa: F401
+    rng_below_i32,
+    rng_bits_u64,
+    rng_distinct_i32,
+    rng_key,
+    rng_permutation_i32,
+    rng_uniform_f32,
+)
 from ..kernels.optim import reptile_interpolate_f32, sgd_step_f32  # noqa: F401
 from ..kernels.conv1d_s8 import conv1d_forward_s8  # noqa: F401
 from ..kernels.dense_s8 import dense_forward_s8  # noqa: F401

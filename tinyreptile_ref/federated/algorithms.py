@@ -16,17 +16,22 @@ and its own samples, trains a copy of it into φ and sends φ back; the server a
 (anneal="constant" keeps ε₀). The mean of M parameter vectors is a running mean in device
 order with the interpolation kernel: μ₁ = φ₁, μ_m = μ_{m-1} + (1/m)(φ_m - μ_{m-1}).
 
-Randomness: everything comes from one integer seed through numpy's SeedSequence, in
-independent streams named by spawn keys (see `streams`): the initial θ, the server's device
-choices, each device's task (a function of the device id only) and each device's samples in
-each round (a function of device id and round). Data never passes through a backend, so the
-NumPy and the C backend see the same samples and produce the same θ bit for bit.
+Randomness: everything comes from one integer seed. The initial θ (and the digits' pool
+split) come from numpy's SeedSequence streams (`stream`); every other draw is counter-based
+(csrc/rng.c, twin kernels/rng.py): a pure function of (seed, stream, device, round, index),
+taken by a `draws` cursor from index 0 on: the server's device choice in round r
+(KEY_SERVER, device 0, round r), each device's task (KEY_DEVICE_TASK, device id, round 0),
+each device's samples and shuffles in round r (KEY_DEVICE_DATA, device id, r) and the
+held-out tasks (KEY_EVAL). A device can thus draw its own data, and a block of rounds can be
+generated without Python per round. Data never passes through a backend, so the NumPy and
+the C backend see the same samples and produce the same θ bit for bit.
 """
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..kernels import _checks as ck
+from ..kernels.rng import Stream
 from ..errors import ParameterError
 
 F32 = np.float32
@@ -50,6 +55,12 @@ def annealed_eps(eps0, eps_end, r, rounds, anneal="linear"):
     if anneal == "constant":
         return eps0
     return eps0 + (eps_end - eps0) * (r / rounds)
+
+
+def draws(seed, key, device=0, round=0):
+    """The counter-based draws of stream `key` of `device` in `round` under `seed` (a cursor
+    with uniform, integers, choice, permutation; see kernels/rng.py)."""
+    return Stream(seed, key, device, round)
 
 
 @dataclass(frozen=True)
@@ -150,18 +161,20 @@ class Device:
 class Server:
     """The server: holds θ, picks devices, aggregates their φ."""
 
-    def __init__(self, backend, theta0, cfg, rng):
+    def __init__(self, backend, theta0, cfg, seed):
         self.be = backend
         self.theta = np.array(theta0, F32, copy=True)
         self.cfg = cfg
-        self.rng = rng
+        self.seed = seed
 
-    def select(self):
-        """The ids of this round's devices, drawn uniformly without replacement."""
+    def select(self, r):
+        """The ids of round r's devices, drawn uniformly without replacement (rejecting
+        repeats), from the server's draws of round r."""
         m = self.cfg.devices_per_round
+        rng = draws(self.seed, KEY_SERVER, 0, r)
         if m == 1:
-            return [int(self.rng.integers(self.cfg.devices))]
-        return [int(i) for i in self.rng.choice(self.cfg.devices, size=m, replace=False)]
+            return [rng.integers(self.cfg.devices)]
+        return [int(i) for i in rng.choice(self.cfg.devices, size=m, replace=False)]
 
     def mean(self, phis):
         """Running mean in device order with the interpolation kernel (see the module text)."""
@@ -182,8 +195,13 @@ class Server:
 # ------------------------------------------------------------------------------ training
 
 def device_rng(seed, device_id, r):
-    """The stream of device `device_id`'s samples in round r."""
-    return stream(seed, KEY_DEVICE_DATA, device_id, r)
+    """The draws of device `device_id`'s samples (and shuffles) in round r."""
+    return draws(seed, KEY_DEVICE_DATA, device_id, r)
+
+
+def device_task(family, seed, device_id):
+    """Device `device_id`'s task: a function of the seed and the device id only."""
+    return family.device_task(draws(seed, KEY_DEVICE_TASK, device_id))
 
 
 def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_every=0,
@@ -200,7 +218,7 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
     """
     if theta0 is None:
         theta0 = model.init(stream(seed, KEY_INIT))
-    server = Server(backend, theta0, cfg, stream(seed, KEY_SERVER))
+    server = Server(backend, theta0, cfg, seed)
     ws = model.workspace(backend)
     history = {"curve": [], "device_loss": []}
     block = []
@@ -215,8 +233,8 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
     record(0)
     for r in range(cfg.rounds):
         phis = []
-        for dev_id in server.select():
-            dev = Device(dev_id, family.device_task(stream(seed, KEY_DEVICE_TASK, dev_id)))
+        for dev_id in server.select(r):
+            dev = Device(dev_id, device_task(family, seed, dev_id))
             rng = device_rng(seed, dev_id, r)
             if cfg.algo == "tinyreptile":
                 phi, losses = dev.tinyreptile_round(ws, server.theta, cfg.k, cfg.inner_lr, rng)

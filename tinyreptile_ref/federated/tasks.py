@@ -17,8 +17,11 @@ the labels without adapting. A device streams samples of its task from the train
 a disjoint query set of held-out images per task; full-batch SGD on the support set; the
 accuracy on the queries. Model: conv1d(16, 3) ReLU conv1d(16, 3) ReLU flatten dense(N).
 
-Sine data are computed in float64 with the platform's libm (math.sin) and rounded once to
-float32; digits are exact in float32. No data passes through a backend.
+Sine data are float32 throughout: A, p and x are counter-based uniforms (kernels/rng.py) and
+y = A * sin(x + p) with the library's own sin (mathf.c's tr_sin_f32, twin mathf.sin_f32), two
+roundings and sin's, so a device (or C) computes the same bits; digits are exact in float32.
+`rng` below is a counter-based cursor (federated.algorithms.draws). No data passes through a
+backend.
 """
 import math
 import time
@@ -27,6 +30,7 @@ import numpy as np
 
 from . import algorithms as fl
 from ..errors import ParameterError
+from ..kernels.mathf import sin_f32
 from ..runtime.model import Conv1d, Dense, Flatten, Model, ReLU, Tanh
 
 F32 = np.float32
@@ -35,20 +39,22 @@ TASKS = ("sine", "digits")
 
 # ------------------------------------------------------------------------------------ sine
 
+TWO_PI = F32(2 * math.pi)  # the phase range's end, rounded to float32
+
+
 class SineTask:
     """y = amplitude * sin(x + phase)."""
 
     def __init__(self, amplitude, phase):
-        self.amplitude = float(amplitude)
-        self.phase = float(phase)
+        self.amplitude = F32(amplitude)
+        self.phase = F32(phase)
 
     def f(self, x):
-        """Targets [n, 1] float32 for inputs x [n, 1] float32 (float64 math, one rounding)."""
-        a, p = self.amplitude, self.phase
-        return np.array([[a * math.sin(float(v) + p)] for v in x[:, 0]], F32).reshape(-1, 1)
+        """Targets [n, 1] float32 for inputs x [n, 1] float32: A * sin_f32(x + p), float32."""
+        return self.amplitude * sin_f32(x.reshape(-1, 1) + self.phase)
 
     def sample(self, rng, n):
-        """n samples: x ~ U(-5, 5) rounded to float32, x [n, 1] and y [n, 1]."""
+        """n samples: x ~ U(-5, 5) float32 (draws 0 .. n-1 of rng), x [n, 1] and y [n, 1]."""
         x = rng.uniform(-5.0, 5.0, n).astype(F32).reshape(n, 1)
         return x, self.f(x)
 
@@ -69,7 +75,7 @@ class Sine:
         return Model((1,), [Dense(h), Tanh(), Dense(h), Tanh(), Dense(1)], loss="mse")
 
     def device_task(self, rng):
-        return SineTask(rng.uniform(0.1, 5.0), rng.uniform(0.0, 2 * math.pi))
+        return SineTask(rng.uniform(0.1, 5.0), rng.uniform(0.0, TWO_PI))
 
     def eval_tasks(self, rng, n):
         """n held-out tasks: (support x, support y, query x, query y) with the 10-shot support
@@ -110,8 +116,9 @@ class DigitsTask:
         """Image indices [n] and labels [n] int32: labels uniform over the N ways, images
         uniform within the label's class."""
         labels = rng.integers(len(self.classes), size=n)
-        idx = [self.by_class[self.classes[j]][rng.integers(len(self.by_class[self.classes[j]]))]
-               for j in labels]
+        pools = [self.by_class[self.classes[j]] for j in labels]
+        within = rng.integers(np.array([len(p) for p in pools], np.int64), size=n)
+        idx = [p[w] for p, w in zip(pools, within)]
         return np.asarray(idx, np.int64), labels.astype(np.int32)
 
     def sample(self, rng, n):
@@ -239,16 +246,17 @@ def summary(values):
 
 
 def run(task, algo, backend, seed, rounds=None, eval_tasks=100, curve_tasks=20, curve_points=20,
-        eval_steps=None, progress=None, **overrides):
+        eval_steps=None, progress=None, trainer=None, **overrides):
     """Train `algo` on `task` with `backend` (a backend module) from `seed`; returns
     (θ, results dict). The evaluation tasks come from the seed, so every algorithm run with
-    the same seed meets the same held-out tasks."""
+    the same seed meets the same held-out tasks. `trainer` replaces algorithms.train (same
+    signature): the rig's loop over devices on links (devices.Trainer)."""
     fam = family(task, seed)
     cfg = config(task, algo, rounds=rounds, **overrides)
     model = fam.model()
     fl.check_sizes(model, cfg)
     steps = EVAL_STEPS[task] if eval_steps is None else eval_steps
-    held_out = fam.eval_tasks(fl.stream(seed, fl.KEY_EVAL), max(eval_tasks, curve_tasks))
+    held_out = fam.eval_tasks(fl.draws(seed, fl.KEY_EVAL), max(eval_tasks, curve_tasks))
     ews = model.workspace(backend)
     lr = cfg.inner_lr
 
@@ -262,8 +270,9 @@ def run(task, algo, backend, seed, rounds=None, eval_tasks=100, curve_tasks=20, 
 
     every = max(1, cfg.rounds // curve_points) if curve_points else 0
     t0 = time.perf_counter()
-    theta, hist = fl.train(model, backend, fam, cfg, seed, evaluate=curve if every else None,
-                           eval_every=every, progress=progress)
+    theta, hist = (trainer or fl.train)(model, backend, fam, cfg, seed,
+                                        evaluate=curve if every else None, eval_every=every,
+                                        progress=progress)
     wall = time.perf_counter() - t0 - eval_time[0]  # training only, the curve excluded
     theta0 = model.init(fl.stream(seed, fl.KEY_INIT))
     b0, a0 = evaluate(fam, ews, theta0, held_out[:eval_tasks], steps, lr)

@@ -1,4 +1,4 @@
-"""NumPy twin of csrc/mathf.c: the library's own exp, log and tanh in float32.
+"""NumPy twin of csrc/mathf.c: the library's own exp, log, tanh and sin in float32.
 
 Each function performs, elementwise on float32 arrays, the same float operations in the same
 order as its C counterpart (every operation rounded once to float32; NumPy's float32 ufuncs
@@ -58,6 +58,20 @@ TANH_POLY_BITS = 0x3F400000  # 0.75
 TANH_ONE_BITS = 0x41200000   # 10
 T1, T2, T3, T4, T5, T6 = (_c(h) for h in ("-0x1.55554ap-2", "0x1.110db8p-3", "-0x1.b97d3cp-5",
                                           "0x1.5f785ap-6", "-0x1.f5d36cp-8", "0x1.c753c4p-10"))
+
+# sin
+SIN_TINY_BITS = 0x39800000  # 2^-12
+SIN_BIG_BITS = 0x45C80000   # 6400
+TWO_OVER_PI = _c("0x1.45f306p-1")
+PIO2_1, PIO2_2, PIO2_3, PIO2_4 = (_c(h) for h in ("0x1.92p0", "0x1.fb4p-12", "0x1.444p-24",
+                                                  "0x1.68c234p-39"))
+TWO_PI_MANT = 0xC90FDB
+TWO_PI_EXP = 129
+SPLIT = _c("0x1.002p12")
+S1, S2, S3, S4 = (_c(h) for h in ("-0x1.555556p-3", "0x1.111112p-7", "-0x1.a01a02p-13",
+                                  "0x1.71de3ap-19"))
+C1, C2, C3, C4 = (_c(h) for h in ("0x1.555556p-5", "-0x1.6c16c2p-10", "0x1.a01a02p-16",
+                                  "-0x1.27e4fcp-22"))
 
 
 def _pow2(e):
@@ -158,6 +172,78 @@ def _tanhf(x):
     return np.where(is_nan, x + x, y)
 
 
+def _fmod_2pi(ix):
+    """x mod 2pi_f exactly, from the bits ix (uint32) of finite |x| >= 6400: tr__fmod_2pi
+    lane by lane (the significand remainder one exponent step at a time)."""
+    sign = ix & U32(0x80000000)
+    e = ((ix >> U32(23)) & U32(0xFF)).astype(np.int32)
+    mx = (ix & U32(0x7FFFFF)) | U32(0x800000)
+    my = U32(TWO_PI_MANT)
+    for _ in range(255 - TWO_PI_EXP):
+        step = e > TWO_PI_EXP
+        if not step.any():
+            break
+        mx = np.where(step & (mx >= my), mx - my, mx)
+        mx = np.where(step, mx << U32(1), mx)
+        e = np.where(step, e - 1, e)
+    mx = np.where(mx >= my, mx - my, mx)
+    zero = mx == U32(0)
+    for _ in range(24):
+        low = ~zero & (mx < U32(0x800000))
+        if not low.any():
+            break
+        mx = np.where(low, mx << U32(1), mx)
+        e = np.where(low, e - 1, e)
+    out = sign | (e.astype(U32) << U32(23)) | (mx & U32(0x7FFFFF))
+    return np.where(zero, sign, out).view(F32)
+
+
+def _sinf(x):
+    """sin of a 1-D float32 array: tr__sinf lane by lane."""
+    ix = x.view(U32)
+    ia = ix & U32(0x7FFFFFFF)
+    special = ia >= U32(0x7F800000)
+    big = ~special & (ia >= U32(SIN_BIG_BITS))
+    xr = x.copy()
+    if big.any():
+        xr[big] = _fmod_2pi(ix[big])
+    ia = xr.view(U32) & U32(0x7FFFFFFF)
+    tiny = ~special & (ia < U32(SIN_TINY_BITS))
+    xs = np.where(special | tiny, ONE, xr)
+    kf = xs * TWO_OVER_PI
+    kf = kf + ROUND_MAGIC
+    kf = kf - ROUND_MAGIC
+    quadrant = kf.astype(I32).view(U32) & U32(3)
+    a = xs - kf * PIO2_1
+    a = a - kf * PIO2_2
+    c3 = kf * PIO2_3
+    s = a - c3
+    bb = s - a
+    e = (a - (s - bb)) + (-c3 - bb)
+    e = e - kf * PIO2_4
+    r = s + e
+    rl = e - (r - s)
+    z = r * r
+    p = S3 + z * S4
+    p = S2 + z * p
+    p = S1 + z * p
+    y_sin = r + (((r * z) * p) + rl)
+    sp = r * SPLIT
+    rh = sp - (sp - r)
+    rt = r - rh
+    ze = ((rh * rh - z) + (rh * rt + rh * rt)) + rt * rt
+    hz = HALF * z
+    w = ONE - hz
+    q = C3 + z * C4
+    q = C2 + z * q
+    q = C1 + z * q
+    y_cos = w + (((ONE - w) - hz) + (((z * z) * q) - ((HALF * ze) + r * rl)))
+    y = np.where((quadrant & U32(1)) == U32(0), y_sin, y_cos)
+    y = np.where((quadrant & U32(2)) != U32(0), -y, y)
+    y = np.where(tiny, xr, y)
+    return np.where(special, x - x, y)
+
+
 def _elementwise(fn, x):
     n = check_mathf(x)
     flat = x.reshape(n)
@@ -192,3 +278,11 @@ def tanh_f32(x):
 
     Error below 1.1 ulp over all float32; odd (tanh(-0) = -0), exactly ±1 for |x| >= 10."""
     return _elementwise(_tanhf, x)
+
+
+def sin_f32(x):
+    """y = sin(x) elementwise, the library's own sin (mathf.c's tr__sinf); any shape, float32.
+
+    Error below 1 ulp for |x| <= 6400 (beyond: sin(x mod 2pi_f), finite, in [-1, 1]);
+    sin(±0) = ±0, sin(±inf) = NaN."""
+    return _elementwise(_sinf, x)

@@ -16,7 +16,7 @@ from ..federated import algorithms as fl
 from ..federated import tasks as tk
 from .._version import __version__
 from ..errors import TinyReptileError
-from . import export_c, export_model, xcheck
+from . import export_c, export_model, rig, xcheck
 from .output import check_out_dir, progress_reporter, write_outputs
 
 DESCRIPTION = """\
@@ -86,9 +86,11 @@ def _add_hyper(p):
     g.add_argument("--anneal", choices=fl.ANNEALS,
                    help="schedule of the server step: linear from eps0 to eps-end (default), "
                         "or constant eps0")
-    g.add_argument("--devices", type=_int(1), metavar="D",
+    g.add_argument("--devices", type=rig.devices_arg, metavar="D",
                    help="size of the training population the server samples devices from "
-                        "(default 10000)")
+                        "(default 10000); or KIND:N, a fleet of N devices on links that is the "
+                        "population: host:N (C client processes), qemu:N (Cortex-M4F under "
+                        "QEMU), twin:N (the Python twin)")
 
 
 def _add_eval(p):
@@ -131,6 +133,7 @@ def parser():
     tr.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     _add_hyper(tr)
     _add_eval(tr)
+    rig.add_options(tr)
 
     de = sub.add_parser("demo", help="the main job: TinyReptile, Reptile, FedAvg on sine",
                         description="Train TinyReptile, Reptile and FedAvg on sine-wave "
@@ -167,14 +170,18 @@ HYPER = ("k", "inner_lr", "epochs", "batch", "meta_batch", "eps0", "eps_end", "a
 def cmd_train(args):
     from ..backend import get_backend
     over = {h: getattr(args, h) for h in HYPER}
+    over["devices"] = rig.split_devices(args)[0]
     cfg = tk.config(args.task, args.algo, rounds=args.rounds, **over)  # validates early
     check_out_dir(args.out)
+    fam = tk.family(args.task, args.seed)
     progress, close = progress_reporter(cfg.rounds, f"{args.algo} on {args.task}", args.quiet)
     try:
-        theta, res = tk.run(args.task, args.algo, get_backend(args.backend), args.seed,
-                            rounds=args.rounds, eval_tasks=args.eval_tasks,
-                            eval_steps=args.eval_steps, curve_points=args.curve_points,
-                            progress=progress, **over)
+        with rig.trainer(args, args.task, cfg, fam.model(), fam) as trainer:
+            theta, res = tk.run(args.task, args.algo, get_backend(args.backend), args.seed,
+                                rounds=args.rounds, eval_tasks=args.eval_tasks,
+                                eval_steps=args.eval_steps, curve_points=args.curve_points,
+                                progress=progress, trainer=trainer, **over)
+            rig.report(res, trainer)
     finally:
         close()
     res["backend"] = args.backend

@@ -70,7 +70,7 @@ def figure(path, results, theta_init, seed, be):
     fam = tk.Sine(seed)
     model = fam.model()
     task = _first_eval_task(seed)
-    xs, ys, _, _ = fam.eval_tasks(fl.stream(seed, fl.KEY_EVAL), 1)[0]
+    xs, ys, _, _ = fam.eval_tasks(fl.draws(seed, fl.KEY_EVAL), 1)[0]
     grid = np.linspace(-5, 5, 201).astype(F32).reshape(-1, 1)
     steps, lr = tk.EVAL_STEPS["sine"], results["reptile"]["config"]["inner_lr"]
 
@@ -111,7 +111,7 @@ def figure(path, results, theta_init, seed, be):
 
 def _first_eval_task(seed):
     """The SineTask behind the first held-out task (Sine.eval_tasks draws the task first)."""
-    rng = fl.stream(seed, fl.KEY_EVAL)
+    rng = fl.draws(seed, fl.KEY_EVAL)
     return tk.Sine(seed).device_task(rng)
 
 

@@ -14,7 +14,7 @@ parameters from `params` under the C parameter names.
 import numpy as np
 
 # Registration order is the manifest's order: the modules are imported in it.
-from . import dense, conv1d, mathf, activation, loss, optim, quant, dense_s8, conv1d_s8, sequences, model  # noqa: F401
+from . import dense, conv1d, mathf, activation, loss, optim, quant, dense_s8, conv1d_s8, sequences, model, rng  # noqa: F401
 from .common import GENERATORS, Gen
 
 

@@ -1,4 +1,4 @@
-"""Golden-vector cases for csrc/mathf.c: exp_f32, log_f32, tanh_f32."""
+"""Golden-vector cases for csrc/mathf.c: exp_f32, log_f32, tanh_f32, sin_f32."""
 import numpy as np
 
 from ...backend import numpy_backend as nb
@@ -75,3 +75,22 @@ def gen_tanh_f32(g):
          [TINY, -TINY, 1e-30, -1e-30, 2.0**-12, -(2.0**-12), 1e-4, 0.01])
     case("branch-edges", "around 0.55 and other thresholds of the algorithm", ["basic"],
          _around([0.5, 0.55, 0.625, 1.0, 2.0, 4.0, 9.0], 2))
+
+
+@generator("sin_f32")
+def gen_sin_f32(g):
+    r = g.rng
+    case = _elementwise(g, nb.sin_f32)
+    case("task-range", "256 x evenly over [-5, 5 + 2 pi], the sine task's arguments", ["basic"],
+         np.linspace(-5.0, 11.283185, 256, dtype=np.float32))
+    case("random", "random x, magnitudes 2**-6 .. 2**12", ["basic"], r.f32((256,), -6, 12))
+    case("empty", "n = 0", ["empty"], [])
+    case("specials", "sin(+-0) = +-0, sin(+-inf) = NaN, NaN -> NaN",
+         ["signed zero", "inf", "nan"], [0.0, -0.0, INF, -INF, NAN])
+    case("small", "|x| < 2**-12 and subnormal x: sin(x) = x", ["subnormal"],
+         [TINY, -TINY, 1e-30, -1e-30, 2.0**-13, -(2.0**-13), 1e-4, 2.0**-12])
+    case("near-multiples-of-pi-2", "x near k pi/2: cancellation in the reduction",
+         ["cancellation"], _around([1.5707964, 3.1415927, 4.712389, 6.2831855, 9.424778,
+                                    3216.991, 6396.6, -3.1415927], 3))
+    case("huge", "|x| >= 6400: sin(x mod 2pi_f), up to FLT_MAX", ["huge"],
+         _around([6400.0, 1e5, 1e10, 1e30, MAX, -1e20], 1))

@@ -43,14 +43,13 @@ def _init_theta(r, model):
 
 
 def _samples(r, model, n, task=None):
-    """n samples: sine (x ~ U(-5, 5), y = A sin(x + p) in float64 with math.sin, rounded once;
+    """n samples: sine (x ~ U(-5, 5), y = A * sin_f32(x + p) in float32 with the library's sin;
     A, p the task's) or otherwise x ~ U(-1, 1) [U(0, 1) for images] with float32 targets or
     int32 labels."""
-    import math
     if model.input_shape == (1,) and task is not None:
         a, p = task
         x = _uniform(r, n, -5.0, 5.0).astype(F32).reshape(n, 1)
-        y = np.array([[a * math.sin(float(v) + p)] for v in x[:, 0]], F32).reshape(n, 1)
+        y = F32(a) * nb.sin_f32(x + F32(p))
         return x, y
     lo = 0.0 if model.input_shape == (8, 8) else -1.0
     x = _uniform(r, n * int(np.prod(model.input_shape)), lo, 1.0).astype(F32)
