@@ -8,7 +8,7 @@
 #                                      under ASan + UBSan
 #   build/mcu/m4f/device-sine.elf      the sine device for QEMU mps2-an386 (link on UART0)
 #   build/mcu/m4f/device-digits-s0.elf the digits device of seed 0 for QEMU
-#   make fuzz                          libFuzzer on the client's decoder (FUZZ_SECONDS, default 30)
+#   make fuzz-client                   libFuzzer on the client's decoder (CLIENT_FUZZ_SECONDS, default 30)
 #   make rig-test                      the fuzzer briefly, then the rig's tests (host and QEMU fleets)
 
 RIG_GEN      := $(BUILD)/device/gen
@@ -16,9 +16,10 @@ RIG_HOST     := $(BUILD)/device/host
 RIG_FW_SRCS  := mcu/firmware/device_fw.c mcu/firmware/device_data.c
 RIG_FW_HDRS  := mcu/firmware/device_fw.h
 RIG_CPPFLAGS := -Icsrc -Imcu/firmware -Imcu/port
-FUZZ_SECONDS ?= 30
-FUZZ_CC      ?= clang
-FUZZ_CFLAGS  := -std=c99 -ffp-contract=off -g -O1 -fsanitize=fuzzer,address,undefined \
+CLIENT_FUZZ_SECONDS ?= 30
+CLIENT_FUZZ_CC      ?= clang
+CLIENT_FUZZ_BUILD   := $(BUILD)/fuzz-client
+CLIENT_FUZZ_CFLAGS  := -std=c99 -ffp-contract=off -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -Icsrc
 RIG_APT_PACKAGES := clang libclang-rt-14-dev
 
@@ -54,30 +55,30 @@ mcu-check-fma: $(MCU_BUILD)/m4f/device-sine.elf $(MCU_BUILD)/m4f/device-digits-s
 .SECONDARY: $(RIG_GEN)/dev_sine.c $(RIG_GEN)/dev_test.c $(RIG_GEN)/dev_digits_s0_pool.c
 
 # libFuzzer: every input is fed to a client (as bytes from the link) and to the frame decoder.
-$(BUILD)/fuzz/client_fuzz: tests/fuzz/client_fuzz.c $(LIB_SRCS) $(LIB_HDRS)
+$(CLIENT_FUZZ_BUILD)/client_fuzz: tests/fuzz/client_fuzz.c $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/client_fuzz.c $(LIB_SRCS) -o $@ 2>/dev/null || { \
+	$(Q)$(CLIENT_FUZZ_CC) $(CLIENT_FUZZ_CFLAGS) tests/fuzz/client_fuzz.c $(LIB_SRCS) -o $@ 2>/dev/null || { \
 	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "fuzz: $(FUZZ_CC) with libFuzzer is missing; as root: apt-get install -y $(RIG_APT_PACKAGES)" >&2; exit 1; fi; \
-	  echo "fuzz: apt-get install -y $(RIG_APT_PACKAGES)"; \
+	    echo "fuzz-client: $(CLIENT_FUZZ_CC) with libFuzzer is missing; as root: apt-get install -y $(RIG_APT_PACKAGES)" >&2; exit 1; fi; \
+	  echo "fuzz-client: apt-get install -y $(RIG_APT_PACKAGES)"; \
 	  apt-get -o DPkg::Lock::Timeout=600 install -y $(RIG_APT_PACKAGES) >/dev/null || exit 1; \
-	  $(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/client_fuzz.c $(LIB_SRCS) -o $@; }
+	  $(CLIENT_FUZZ_CC) $(CLIENT_FUZZ_CFLAGS) tests/fuzz/client_fuzz.c $(LIB_SRCS) -o $@; }
 
-.PHONY: fuzz rig-host rig-test
-fuzz: $(BUILD)/fuzz/client_fuzz ## Fuzz the device client's decoder with libFuzzer (FUZZ_SECONDS=30)
-	@echo "== libFuzzer: the device client and frame decoder, $(FUZZ_SECONDS) s"
-	$(Q)mkdir -p $(BUILD)/fuzz/corpus
-	$(Q)$(BUILD)/fuzz/client_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
-	  -artifact_prefix=$(BUILD)/fuzz/ \
-	  $(BUILD)/fuzz/corpus tests/fuzz/seeds >$(BUILD)/fuzz/last.log 2>&1; rc=$$?; \
-	  grep -E '^(stat::number_of_executed_units|Done)|ERROR|SUMMARY' $(BUILD)/fuzz/last.log; \
-	  [ $$rc -eq 0 ] || { tail -n 40 $(BUILD)/fuzz/last.log; exit 1; }
+.PHONY: fuzz-client rig-host rig-test
+fuzz-client: $(CLIENT_FUZZ_BUILD)/client_fuzz ## Fuzz the device client's decoder with libFuzzer (CLIENT_FUZZ_SECONDS=30)
+	@echo "== libFuzzer: the device client and frame decoder, $(CLIENT_FUZZ_SECONDS) s"
+	$(Q)mkdir -p $(CLIENT_FUZZ_BUILD)/corpus
+	$(Q)$(CLIENT_FUZZ_BUILD)/client_fuzz -max_total_time=$(CLIENT_FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  -artifact_prefix=$(CLIENT_FUZZ_BUILD)/ \
+	  $(CLIENT_FUZZ_BUILD)/corpus tests/fuzz/seeds >$(CLIENT_FUZZ_BUILD)/last.log 2>&1; rc=$$?; \
+	  grep -E '^(stat::number_of_executed_units|Done)|ERROR|SUMMARY' $(CLIENT_FUZZ_BUILD)/last.log; \
+	  [ $$rc -eq 0 ] || { tail -n 40 $(CLIENT_FUZZ_BUILD)/last.log; exit 1; }
 
 rig-host: $(RIG_HOST)/device-sine $(RIG_HOST)/device-test $(RIG_HOST)/device-digits-s0
 
 # make test-py runs the host-side rig tests (tests/test_client.py, tests/test_rig.py); the QEMU
 # fleet tests run here, after the toolchain check (TR_RIG_QEMU=1 makes them required).
-rig-test: $(VENV)/.installed mcu-toolchain rig-host $(MCU_BUILD)/m4f/device-sine.elf $(MCU_BUILD)/m4f/device-digits-s0.elf fuzz ## Devices in the loop: the client fuzzed briefly, the QEMU fleet against the simulation (the host fleet, faults and resume run in test-py)
+rig-test: $(VENV)/.installed mcu-toolchain rig-host $(MCU_BUILD)/m4f/device-sine.elf $(MCU_BUILD)/m4f/device-digits-s0.elf fuzz-client ## Devices in the loop: the client fuzzed briefly, the QEMU fleet against the simulation (the host fleet, faults and resume run in test-py)
 	$(Q)TR_RIG_QEMU=1 $(PY) -m pytest -q tests/test_rig.py -k qemu
 
 # The client's flash and RAM next to the runtime's (a part of make size).
