@@ -96,7 +96,8 @@ def test_sdist_holds_everything_to_build_and_to_test(sdist_names):
 def test_wheel_carries_the_c_library_runner_and_vectors(wheel_names):
     pkg = "tinyreptile_ref/"
     lib = {pkg + "csrc/" + f[len("csrc/"):] for f in tracked("csrc") if f.endswith((".c", ".h"))}
-    runner = {pkg + "runner/" + f[len("tests/runner/"):] for f in tracked("tests/runner")}
+    runner = {pkg + "runner/" + f[len("tests/runner/"):] for f in tracked("tests/runner")
+              if f.endswith((".c", ".h"))}  # the sources (not the CMake glue of the checkout)
     vectors = {pkg + "golden/" + f[len("vectors/"):] for f in tracked("vectors")}
     for what, want in (("library", lib), ("runner", runner), ("vectors", vectors)):
         missing = sorted(want - wheel_names)
