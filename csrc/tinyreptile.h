@@ -447,6 +447,35 @@ tr_status tr_rng_distinct_i32(int32_t *out, uint64_t *used, uint64_t key, uint64
                               int32_t m, int32_t bound);
 tr_status tr_rng_permutation_i32(int32_t *out, uint64_t key, uint64_t j0, int32_t n);
 
+/* ------------------------------------------ whole federated runs on the sine task */
+
+/* R rounds r = r0 .. r0+R-1 of TinyReptile, Reptile or FedAvg on the sine task in one call,
+ * the same bits as the Python loop of tinyreptile_ref/federated/algorithms.py (federated.c
+ * gives the order): each round the server picks meta_batch distinct devices (TinyReptile:
+ * one) from its counter-based draws; each device draws its task and its k samples (and its
+ * shuffles) and runs tr_tinyreptile_device_round_f32 (fused) or tr_reptile_device_round_f32
+ * from theta; their phi are averaged in device order (running mean, as the server's); then
+ * theta += eps[i]*(mean - theta) (FedAvg: theta = mean). Buffers: theta [n_params] in/out,
+ * losses [R][M][steps] (tr_sine_run_steps), phi and mu [n_params], x and y [k], order
+ * [epochs][k] (may be NULL for TinyReptile), ids [M], arena of arena_bytes (the device
+ * round's plan), eps [R]. */
+enum { TR_ALGO_TINYREPTILE = 0, TR_ALGO_REPTILE = 1, TR_ALGO_FEDAVG = 2 };
+typedef struct {
+    uint64_t seed;
+    int32_t algo;
+    int32_t k;
+    int32_t epochs;
+    int32_t batch;
+    int32_t meta_batch;
+    int32_t devices;
+    float lr;
+} tr_sine_run;
+tr_status tr_sine_run_steps(int32_t *steps, const tr_sine_run *cfg);
+tr_status tr_sine_run_rounds_f32(float *theta, float *losses, float *phi, float *mu, float *x,
+                                 float *y, int32_t *order, int32_t *ids, void *arena,
+                                 const tr_model *model, const tr_sine_run *cfg,
+                                 const float *eps, int32_t r0, int32_t R, int32_t arena_bytes);
+
 /* TR_CDEF_END */
 
 #ifdef __cplusplus

@@ -432,6 +432,55 @@ def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
     return phi, losses
 
 
+# ------------------------------------------------- whole federated runs, sine task
+
+_ALGOS = ("tinyreptile", "reptile", "fedavg")
+
+
+def sine_run_rounds_f32(theta, model, algo, k, epochs, batch, meta_batch, devices, lr, seed,
+                        r0, eps):
+    """Rounds r0 .. r0+len(eps)-1 of `algo` on the sine task in one C call
+    (tr_sine_run_rounds_f32), updating theta [n_params] in place; returns the devices' step
+    losses [R, M, steps] float32. The same bits as federated.algorithms.train's Python loop
+    with the sine family."""
+    check_model_call(model, theta, np.zeros((1,) + model.input_shape, F32), writeable=True)
+    if algo not in _ALGOS:
+        raise ck.ParameterError(f"algo: {algo!r} is not one of {', '.join(_ALGOS)}")
+    if model.input_shape != (1,) or model.output_shape != (1,) or model.loss != "mse":
+        raise ck.ParameterError("model: the sine task needs a 1-input, 1-output MSE model")
+    eps = np.ascontiguousarray(eps, F32)
+    R = eps.shape[0]
+    cfg = ffi.new("tr_sine_run *", {
+        "seed": ck.int_param("seed", seed, 0, 2**64 - 1), "algo": _ALGOS.index(algo),
+        "k": ck.int_param("k", k, 1), "epochs": ck.int_param("epochs", epochs, 1),
+        "batch": ck.int_param("batch", batch, 1),
+        "meta_batch": ck.int_param("meta_batch", meta_batch, 1),
+        "devices": ck.int_param("devices", devices, 1), "lr": ck.float_param("lr", lr)})
+    r0 = ck.int_param("r0", r0, 0)
+    steps = ffi.new("int32_t *")
+    _check("tr_sine_run_steps", lib.tr_sine_run_steps(steps, cfg))
+    M = 1 if algo == "tinyreptile" else meta_batch
+    if M > devices:
+        raise ck.ParameterError(f"meta_batch: {M} devices per round exceed the population "
+                                f"of {devices}")
+    c = _cmodel(model)
+    if algo == "tinyreptile":
+        arena, nbytes, _ = c.arena(1, 1, MODES.index("fused"))
+    else:
+        arena, nbytes, _ = c.arena(min(batch, k), k, TRAIN_ACCUM)
+    P = model.n_params
+    losses = np.empty((R, M, steps[0]), F32)
+    phi, mu = np.empty(P, F32), np.empty(P, F32)
+    x, y = np.empty(k, F32), np.empty(k, F32)
+    order = np.empty(epochs * k, np.int32)
+    ids = np.empty(M, np.int32)
+    _check("tr_sine_run_rounds_f32",
+           lib.tr_sine_run_rounds_f32(_buf(theta), _buf(losses), _buf(phi), _buf(mu), _buf(x),
+                                      _buf(y), _i32(order), _i32(ids), arena, c.m, cfg,
+                                      _buf(eps), r0, R, nbytes))
+    return losses
+
+
 def model_memory_plan(model, batch=1, stored=None, mode="grad"):
     """The C runtime's tr_model_memory_plan as a MemoryPlan (model.memory_plan's twin)."""
     ref = model.memory_plan(batch, stored, mode)  # the argument checks

@@ -37,6 +37,8 @@ from ..errors import ParameterError
 F32 = np.float32
 
 ALGOS = ("tinyreptile", "reptile", "fedavg")
+#: the most rounds one call of a backend's whole-run entry point covers (progress granularity)
+BLOCK_ROUNDS = 500
 ANNEALS = ("linear", "constant")
 
 # spawn keys of the random streams derived from the seed
@@ -118,6 +120,16 @@ class Config:
         if self.anneal == "constant":
             return self.eps0
         return self.eps0 + (self.eps_end - self.eps0) * (r / self.rounds)
+
+    def eps_block(self, r0, r1):
+        """float32 [r1 - r0]: eps(r) for r0 <= r < r1, each rounded once as the kernel
+        rounds its argument (the same float64 operations as `eps`; FedAvg: zeros)."""
+        if self.algo == "fedavg":
+            return np.zeros(r1 - r0, F32)
+        if self.anneal == "constant":
+            return np.full(r1 - r0, self.eps0, F32)
+        r = np.arange(r0, r1, dtype=np.int64)
+        return (self.eps0 + (self.eps_end - self.eps0) * (r / self.rounds)).astype(F32)
 
     def as_dict(self):
         return asdict(self)
@@ -224,6 +236,25 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
             block.clear()
 
     record(0)
+    run_block = getattr(backend, "sine_run_rounds_f32", None)
+    if run_block is not None and getattr(family, "name", None) == "sine":
+        # the C backend: blocks of rounds in one call each, between evaluation points
+        r = 0
+        while r < cfg.rounds:
+            end = min(cfg.rounds, r + BLOCK_ROUNDS)
+            if eval_every:
+                end = min(end, (r // eval_every + 1) * eval_every)
+            losses = run_block(server.theta, model, cfg.algo, cfg.k, cfg.epochs,
+                               cfg.device_batch, cfg.devices_per_round, cfg.devices,
+                               cfg.inner_lr, seed, r, cfg.eps_block(r, end))
+            block.extend(np.mean(losses, axis=2, dtype=np.float64).ravel().tolist())
+            r = end
+            if progress is not None:
+                progress(r)
+            if eval_every and r % eval_every == 0 and r < cfg.rounds:
+                record(r)
+        record(cfg.rounds)
+        return server.theta, history
     for r in range(cfg.rounds):
         phis = []
         for dev_id in server.select(r):
