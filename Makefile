@@ -44,7 +44,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py mcu-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU
+test: test-c vectors-test simd-test test-py mcu-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -126,6 +126,7 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 
 # The TinyReptile firmware variants and the measured device memory (device-test, device-size).
 include mk/device.mk
+include mk/perf.mk
 
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile

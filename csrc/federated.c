@@ -115,9 +115,11 @@ tr_status tr_sine_run_rounds_f32(float *theta, float *losses, float *phi, float 
             if (st != TR_OK) {
                 return st;
             }
-            if (m > 0) { /* mu += (1/(m+1)) (phi - mu), float32(1/(m+1)) */
-                (void)tr_reptile_interpolate_f32(mu, phi, (float)(1.0 / (double)(m + 1)),
-                                                 (int32_t)P);
+            if (m > 0) { /* mu += (1/(m+1)) (phi - mu) with 1/(m+1) rounded to float32: the
+                            * float32 division equals the server's float32(1.0/(m+1)) from
+                            * float64, since 1/n is never that close to a float32 tie for
+                            * n < 2^28 (and M <= devices keeps n small) */
+                (void)tr_reptile_interpolate_f32(mu, phi, 1.0f / (float)(m + 1), (int32_t)P);
             }
         }
         if (cfg->algo == TR_ALGO_FEDAVG) {
