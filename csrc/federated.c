@@ -66,6 +66,34 @@ tr_status tr_sine_run_steps(int32_t *steps, const tr_sine_run *cfg)
     return TR_OK;
 }
 
+tr_status tr_sine_device_round_f32(float *phi, float *losses, float *x, float *y,
+                                   int32_t *order, void *arena, const float *theta,
+                                   const tr_model *model, const tr_sine_run *cfg, int32_t dev,
+                                   int32_t r, int32_t arena_bytes)
+{
+    int32_t steps = 0;
+    tr_status st = tr_sine_run_steps(&steps, cfg);
+    if (st != TR_OK) {
+        return st;
+    }
+    if (dev < 0 || dev >= cfg->devices || r < 0) {
+        return TR_ERR_PARAM;
+    }
+    if (!phi || !losses || !x || !y || !arena || !theta || !model
+        || (cfg->algo != TR_ALGO_TINYREPTILE && !order)) {
+        return TR_ERR_NULL;
+    }
+    int32_t batch = cfg->batch < cfg->k ? cfg->batch : cfg->k;
+    tr__sine_device_data(x, y, order, cfg->seed, dev, r, cfg->k,
+                         cfg->algo == TR_ALGO_TINYREPTILE ? 0 : cfg->epochs);
+    if (cfg->algo == TR_ALGO_TINYREPTILE) {
+        return tr_tinyreptile_device_round_f32(phi, losses, arena, theta, x, y, NULL, model,
+                                               cfg->k, arena_bytes, cfg->lr, TR_TRAIN_FUSED);
+    }
+    return tr_reptile_device_round_f32(phi, losses, arena, theta, x, y, NULL, order, model,
+                                       cfg->k, cfg->epochs, batch, arena_bytes, cfg->lr);
+}
+
 tr_status tr_sine_run_rounds_f32(float *theta, float *losses, float *phi, float *mu, float *x,
                                  float *y, int32_t *order, int32_t *ids, void *arena,
                                  const tr_model *model, const tr_sine_run *cfg,
@@ -87,7 +115,6 @@ tr_status tr_sine_run_rounds_f32(float *theta, float *losses, float *phi, float 
     if (M > cfg->devices) {
         return TR_ERR_PARAM;
     }
-    int32_t batch = cfg->batch < cfg->k ? cfg->batch : cfg->k;
     size_t P = (size_t)(model->n_params > 0 ? model->n_params : 0);
     for (int32_t i = 0; i < R; i++) {
         int32_t r = r0 + i;
@@ -101,17 +128,8 @@ tr_status tr_sine_run_rounds_f32(float *theta, float *losses, float *phi, float 
         for (int32_t m = 0; m < M; m++) {
             float *out = m == 0 ? mu : phi; /* device 0 starts the running mean */
             float *lo = losses + ((size_t)i * (size_t)M + (size_t)m) * (size_t)steps;
-            tr__sine_device_data(x, y, order, cfg->seed, ids[m], r, cfg->k,
-                                 cfg->algo == TR_ALGO_TINYREPTILE ? 0 : cfg->epochs);
-            if (cfg->algo == TR_ALGO_TINYREPTILE) {
-                st = tr_tinyreptile_device_round_f32(out, lo, arena, theta, x, y, NULL, model,
-                                                     cfg->k, arena_bytes, cfg->lr,
-                                                     TR_TRAIN_FUSED);
-            } else {
-                st = tr_reptile_device_round_f32(out, lo, arena, theta, x, y, NULL, order, model,
-                                                 cfg->k, cfg->epochs, batch, arena_bytes,
-                                                 cfg->lr);
-            }
+            st = tr_sine_device_round_f32(out, lo, x, y, order, arena, theta, model, cfg, ids[m],
+                                          r, arena_bytes);
             if (st != TR_OK) {
                 return st;
             }

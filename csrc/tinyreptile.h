@@ -471,6 +471,13 @@ typedef struct {
     float lr;
 } tr_sine_run;
 tr_status tr_sine_run_steps(int32_t *steps, const tr_sine_run *cfg);
+/* One device's part of round r (its data and its round, as above): phi [n_params], losses
+ * [steps], x, y [k], order [epochs][k] (may be NULL for TinyReptile), dev in [0, devices).
+ * Independent devices of a round may run in parallel threads, each with its own buffers. */
+tr_status tr_sine_device_round_f32(float *phi, float *losses, float *x, float *y,
+                                   int32_t *order, void *arena, const float *theta,
+                                   const tr_model *model, const tr_sine_run *cfg, int32_t dev,
+                                   int32_t r, int32_t arena_bytes);
 tr_status tr_sine_run_rounds_f32(float *theta, float *losses, float *phi, float *mu, float *x,
                                  float *y, int32_t *order, int32_t *ids, void *arena,
                                  const tr_model *model, const tr_sine_run *cfg,

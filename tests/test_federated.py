@@ -216,3 +216,19 @@ def test_a_run_in_c_is_the_same_in_one_block_or_several(cb):
           for r0, r1 in ((0, 2), (2, 5), (5, 6))]
     assert_bits_equal(one, two)
     assert_bits_equal(la, np.concatenate(lb))
+
+
+@pytest.mark.parametrize("algo", ["reptile", "fedavg"])
+@pytest.mark.parametrize("family", ["sine", "lines"])
+def test_theta_does_not_depend_on_the_thread_count(cb, npb, algo, family):
+    # the devices of a round train in 1, 2 or 4 threads; aggregation is in device order
+    fam = tk.Sine(0) if family == "sine" else Lines()
+    model = fam.model() if family == "sine" else LINEAR
+    cfg = fl.Config(algo=algo, devices=50, **dict(SHORT[algo], rounds=4, meta_batch=4,
+                                                  inner_lr=0.01))
+    ref, hist = fl.train(model, npb, fam, cfg, 5)
+    for threads in (1, 2, 4):
+        theta, h = fl.train(model, cb, fam, cfg, 5, threads=threads)
+        assert_bits_equal(theta, ref, f"theta, {threads} threads")
+        assert h == hist
+    assert not np.array_equal(ref, model.init(fl.stream(5, fl.KEY_INIT)))
