@@ -14,6 +14,8 @@ setup(
         "tasks": ["scikit-learn>=1.0"],
         # make demo: the tasks, a figure and a progress bar
         "demo": ["scikit-learn>=1.0", "matplotlib>=3.5", "tqdm>=4.0"],
+        # python -m tinyreptile_ref sweep --ray ADDRESS: runs on a Ray cluster
+        "ray": ["ray>=2"],
     },
     cffi_modules=["tinyreptile_ref/backend/_build.py:ffibuilder"],
     zip_safe=False,

@@ -3,6 +3,7 @@
   train   train one algorithm on one task; writes DIR/results.json and DIR/params.f32
   demo    the main job: TinyReptile, Reptile and FedAvg on sine, a table, JSON and a figure
   plan    the layer table, memory plan and per-round costs of a task's model
+  sweep   many runs (seeds x hyper-parameters) in parallel, locally or on Ray
 """
 import argparse
 import json
@@ -12,6 +13,7 @@ import sys
 from ..federated import algorithms as fl
 from ..federated import tasks as tk
 from ..errors import TinyReptileError
+from . import sweep
 from .output import progress_reporter, write_outputs
 
 DESCRIPTION = """\
@@ -123,6 +125,8 @@ def parser():
     tr.add_argument("--out", required=True, metavar="DIR",
                     help="output directory (created if missing)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    tr.add_argument("--threads", type=_int(1), default=1, metavar="N",
+                    help="threads for the devices of one round (Reptile, FedAvg; default 1)")
     _add_hyper(tr)
     _add_eval(tr)
 
@@ -148,6 +152,7 @@ def parser():
                                     "device memory plan and per-round costs at the defaults.")
     pl.add_argument("--task", choices=tk.TASKS, default="sine", help="task (default sine)")
     pl.add_argument("--json", action="store_true", help="print JSON instead of text")
+    sweep.add_parser(sub)
     return ap
 
 
@@ -164,7 +169,7 @@ def cmd_train(args):
         theta, res = tk.run(args.task, args.algo, get_backend(args.backend), args.seed,
                             rounds=args.rounds, eval_tasks=args.eval_tasks,
                             eval_steps=args.eval_steps, curve_points=args.curve_points,
-                            progress=progress, **over)
+                            progress=progress, threads=args.threads, **over)
     finally:
         close()
     res["backend"] = args.backend
@@ -211,6 +216,8 @@ def main(argv=None):
             return cmd_train(args)
         if args.command == "plan":
             return cmd_plan(args)
+        if args.command == "sweep":
+            return sweep.cmd(args)
         from .demo import run_demo
         return run_demo(out=args.out, backend=args.backend, seed=args.seed, scale=args.scale,
                         eval_tasks=args.eval_tasks, curve_points=args.curve_points)
