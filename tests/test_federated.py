@@ -189,8 +189,8 @@ def test_whole_runs_in_c_give_the_python_loops_theta_and_losses(cb, npb, algo, m
     model = fam.model()
     kw = dict(SHORT[algo], rounds=7, inner_lr=0.01)
     calls = []
-    real = cb.sine_run_rounds_f32
-    monkeypatch.setattr(cb, "sine_run_rounds_f32",
+    real = cb.run_sine_rounds
+    monkeypatch.setattr(cb, "run_sine_rounds",
                         lambda *a: calls.append(len(a[-1])) or real(*a))
     cfg = fl.Config(algo=algo, devices=50, **kw)
     out = {}
@@ -211,8 +211,8 @@ def test_a_run_in_c_is_the_same_in_one_block_or_several(cb):
     args = ("reptile", 5, 2, 2, 2, 20, 0.05, 3)
     one = model.init(fl.stream(3, fl.KEY_INIT))
     two = one.copy()
-    la = cb.sine_run_rounds_f32(one, model, *args, 0, cfg.eps_block(0, 6))
-    lb = [cb.sine_run_rounds_f32(two, model, *args, r0, cfg.eps_block(r0, r1))
+    la = cb.run_sine_rounds(one, model, *args, 0, cfg.eps_block(0, 6))
+    lb = [cb.run_sine_rounds(two, model, *args, r0, cfg.eps_block(r0, r1))
           for r0, r1 in ((0, 2), (2, 5), (5, 6))]
     assert_bits_equal(one, two)
     assert_bits_equal(la, np.concatenate(lb))

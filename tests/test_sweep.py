@@ -68,3 +68,4 @@ def test_bad_sweep_arguments_are_one_clear_error_and_no_output(tmp_path, capsys,
     err = capsys.readouterr().err
     assert f"error: {start}" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+

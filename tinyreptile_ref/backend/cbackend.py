@@ -465,7 +465,7 @@ def _sine_cfg(model, theta, algo, k, epochs, batch, meta_batch, devices, lr, see
     return cfg, steps[0], M, arena, nbytes, c
 
 
-def sine_run_rounds_f32(theta, model, algo, k, epochs, batch, meta_batch, devices, lr, seed,
+def run_sine_rounds(theta, model, algo, k, epochs, batch, meta_batch, devices, lr, seed,
                         r0, eps):
     """Rounds r0 .. r0+len(eps)-1 of `algo` on the sine task in one C call
     (tr_sine_run_rounds_f32), updating theta [n_params] in place; returns the devices' step
@@ -489,7 +489,7 @@ def sine_run_rounds_f32(theta, model, algo, k, epochs, batch, meta_batch, device
     return losses
 
 
-def sine_device_round_f32(theta, model, algo, k, epochs, batch, meta_batch, devices, lr, seed,
+def run_sine_device(theta, model, algo, k, epochs, batch, meta_batch, devices, lr, seed,
                           dev, r):
     """Device `dev`'s part of round r on the sine task (tr_sine_device_round_f32): its data
     and its round from theta; returns (phi, losses). Thread-safe (the GIL is released during

@@ -242,7 +242,7 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
 
     record(0)
     threads = ck.int_param("threads", threads, 1, 1024)
-    sine_c = getattr(family, "name", None) == "sine" and hasattr(backend, "sine_run_rounds_f32")
+    sine_c = getattr(family, "name", None) == "sine" and hasattr(backend, "run_sine_rounds")
     parallel = threads > 1 and cfg.devices_per_round > 1
     if sine_c and not parallel:
         # the C backend: blocks of rounds in one call each, between evaluation points
@@ -251,7 +251,7 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
             end = min(cfg.rounds, r + BLOCK_ROUNDS)
             if eval_every:
                 end = min(end, (r // eval_every + 1) * eval_every)
-            losses = backend.sine_run_rounds_f32(server.theta, model, cfg.algo, cfg.k,
+            losses = backend.run_sine_rounds(server.theta, model, cfg.algo, cfg.k,
                                                  cfg.epochs, cfg.device_batch,
                                                  cfg.devices_per_round, cfg.devices,
                                                  cfg.inner_lr, seed, r, cfg.eps_block(r, end))
@@ -269,7 +269,7 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
     def device_round(dev_id, r):
         """Device dev_id's φ and step losses in round r (from the server's current θ)."""
         if sine_c:  # data and round in one C call (the GIL released)
-            return backend.sine_device_round_f32(server.theta, model, cfg.algo, cfg.k,
+            return backend.run_sine_device(server.theta, model, cfg.algo, cfg.k,
                                                  cfg.epochs, cfg.device_batch,
                                                  cfg.devices_per_round, cfg.devices,
                                                  cfg.inner_lr, seed, dev_id, r)

@@ -88,7 +88,7 @@ def _train(algo, backend, rounds, seed=0, threads=1):
     model = fam.model()
     be = get_backend(backend)
     inside = [0.0]
-    real = getattr(be, "sine_run_rounds_f32", None)
+    real = getattr(be, "run_sine_rounds", None)
     if real is not None:
         def timed(*a):
             t = time.perf_counter()
@@ -96,14 +96,14 @@ def _train(algo, backend, rounds, seed=0, threads=1):
                 return real(*a)
             finally:
                 inside[0] += time.perf_counter() - t
-        be.sine_run_rounds_f32 = timed
+        be.run_sine_rounds = timed
     try:
         t0 = time.perf_counter()
         fl.train(model, be, fam, cfg, seed, threads=threads)
         dt = time.perf_counter() - t0
     finally:
         if real is not None:
-            be.sine_run_rounds_f32 = real
+            be.run_sine_rounds = real
     return rounds / dt, dt, inside[0], fl.costs(model, cfg)["macs_per_round_all_devices"]
 
 

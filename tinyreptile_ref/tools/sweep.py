@@ -153,8 +153,8 @@ def run_ray(job_list, address):
     started = not ray.is_initialized()
     if started:
         kw = dict(include_dashboard=False, log_to_driver=False)
-        if address == "local":
-            ray.init(**kw)
+        if address == "local":  # always a new private instance, never a running cluster
+            ray.init(address="local", **kw)
         else:
             ray.init(address=address, **kw)
     try:
