@@ -47,7 +47,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test fuzz-test flags-test dist-test rig-test ## Run every test: C checks, vectors on the host, fuzzing, pytest, MCUs under QEMU, the packages (README: targets)
+test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test fuzz-test flags-test dist-test rig-test simd-test ## Run every test: C checks, vectors on the host, fuzzing, pytest, MCUs under QEMU, the packages (README: targets)
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -150,6 +150,9 @@ include mk/package.mk
 
 # The traced device round and the planted wrong builds for xcheck (tests/test_xcheck.py).
 include mk/xcheck.mk
+
+# Speed: the SIMD paths against the scalar reference (simd-test), make bench.
+include mk/perf.mk
 
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile

@@ -120,6 +120,17 @@ tr_status tr_conv1d_forward_f32(float *y, const float *x, const float *w, const 
                              (size_t)C_in;
             }
             int32_t co = 0;
+#if TR_SIMD_SSE2 || TR_SIMD_NEON64
+            /* SIMD across four outputs (tr__dot4), each lane's sum over k, then ci, ascending */
+            for (; co + 4 <= C_out; co += 4) {
+                tr__v4 acc = tr__v4_load(bias + co);
+                for (int32_t r = 0; r < runs; r++) {
+                    acc = tr__dot4(acc, w + (size_t)co * wco + (size_t)(k0 + r) * (size_t)C_in, wco,
+                                   xt + (size_t)r * xk, len);
+                }
+                tr__v4_store(yt + co, acc);
+            }
+#endif
             /* Four outputs at a time, each with its own accumulator running over k, then ci,
              * ascending: the same order as one output at a time. */
             for (; co + 4 <= C_out; co += 4) {

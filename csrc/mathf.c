@@ -363,6 +363,68 @@ tr_status tr_log_f32(float *y, const float *x, int32_t n)
     return TR_OK;
 }
 
+#if TR_SIMD_SSE2
+#include <emmintrin.h>
+
+/* tr__tanhf on four lanes (SSE2): every branch computed on every lane (lanes a branch does not
+ * own see a harmless argument, 1 for the exp branch, 0 for the polynomial), then the owning
+ * branch's bits selected, as mathf.py does with np.where; each lane's float operations are
+ * tr__tanhf's (and tr__expf's for a + a in [1.5, 20), where expf's range checks never fire). */
+static __m128 tr__sel(__m128 mask, __m128 a, __m128 b)
+{
+    return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b));
+}
+
+static __m128 tr__tanh4(__m128 x)
+{
+    const __m128i ix = _mm_castps_si128(x);
+    const __m128i ia = _mm_and_si128(ix, _mm_set1_epi32(0x7fffffff));
+    const __m128i sign = _mm_and_si128(ix, _mm_set1_epi32((int32_t)0x80000000u));
+    const __m128 a = _mm_castsi128_ps(ia);
+    const __m128 one = _mm_set1_ps(1.0f);
+    const __m128 is_nan = _mm_castsi128_ps(_mm_cmpgt_epi32(ia, _mm_set1_epi32(0x7f800000)));
+    const __m128 sat = _mm_castsi128_ps(_mm_cmpgt_epi32(ia, _mm_set1_epi32((int32_t)TR__TANH_ONE_BITS - 1)));
+    const __m128 ge_poly = _mm_castsi128_ps(_mm_cmpgt_epi32(ia, _mm_set1_epi32((int32_t)TR__TANH_POLY_BITS - 1)));
+    const __m128 mid = _mm_andnot_ps(sat, ge_poly);
+    /* exp(am + am) on the mid lanes */
+    __m128 v = tr__sel(mid, a, one);
+    v = _mm_add_ps(v, v);
+    __m128 kf = _mm_mul_ps(v, _mm_set1_ps(TR__INV_LN2));
+    kf = _mm_add_ps(kf, _mm_set1_ps(TR__ROUND_MAGIC));
+    kf = _mm_sub_ps(kf, _mm_set1_ps(TR__ROUND_MAGIC));
+    __m128i k = _mm_cvttps_epi32(kf);
+    __m128 hi = _mm_sub_ps(v, _mm_mul_ps(kf, _mm_set1_ps(TR__LN2_HI)));
+    __m128 lo = _mm_mul_ps(kf, _mm_set1_ps(TR__LN2_LO));
+    __m128 r = _mm_sub_ps(hi, lo);
+    __m128 c = _mm_sub_ps(_mm_sub_ps(hi, r), lo);
+    __m128 p = _mm_add_ps(_mm_set1_ps(TR__E6), _mm_mul_ps(r, _mm_set1_ps(TR__E7)));
+    p = _mm_add_ps(_mm_set1_ps(TR__E5), _mm_mul_ps(r, p));
+    p = _mm_add_ps(_mm_set1_ps(TR__E4), _mm_mul_ps(r, p));
+    p = _mm_add_ps(_mm_set1_ps(TR__E3), _mm_mul_ps(r, p));
+    p = _mm_add_ps(_mm_set1_ps(TR__E2), _mm_mul_ps(r, p));
+    __m128 q = _mm_mul_ps(_mm_mul_ps(r, r), p);
+    __m128 e = _mm_add_ps(one, _mm_add_ps(r, _mm_add_ps(q, c)));
+    __m128i k1 = _mm_sub_epi32(_mm_srai_epi32(_mm_add_epi32(k, _mm_set1_epi32(200)), 1),
+                               _mm_set1_epi32(100));
+    __m128i k2 = _mm_sub_epi32(k, k1);
+    e = _mm_mul_ps(e, _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(k1, _mm_set1_epi32(127)), 23)));
+    e = _mm_mul_ps(e, _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(k2, _mm_set1_epi32(127)), 23)));
+    __m128 t_mid = _mm_sub_ps(one, _mm_div_ps(_mm_set1_ps(2.0f), _mm_add_ps(e, one)));
+    /* the polynomial on the small lanes */
+    __m128 ap = _mm_andnot_ps(_mm_or_ps(ge_poly, is_nan), a);
+    __m128 z = _mm_mul_ps(ap, ap);
+    __m128 t = _mm_add_ps(_mm_set1_ps(TR__T5), _mm_mul_ps(z, _mm_set1_ps(TR__T6)));
+    t = _mm_add_ps(_mm_set1_ps(TR__T4), _mm_mul_ps(z, t));
+    t = _mm_add_ps(_mm_set1_ps(TR__T3), _mm_mul_ps(z, t));
+    t = _mm_add_ps(_mm_set1_ps(TR__T2), _mm_mul_ps(z, t));
+    t = _mm_add_ps(_mm_set1_ps(TR__T1), _mm_mul_ps(z, t));
+    __m128 t_poly = _mm_add_ps(ap, _mm_mul_ps(ap, _mm_mul_ps(z, t)));
+    __m128 res = tr__sel(sat, one, tr__sel(mid, t_mid, t_poly));
+    res = _mm_or_ps(res, _mm_castsi128_ps(sign));
+    return tr__sel(is_nan, _mm_add_ps(x, x), res);
+}
+#endif
+
 tr_status tr_tanh_f32(float *y, const float *x, int32_t n)
 {
     if (n < 0) {
@@ -371,7 +433,13 @@ tr_status tr_tanh_f32(float *y, const float *x, int32_t n)
     if (n > 0 && (!y || !x)) {
         return TR_ERR_NULL;
     }
-    for (int32_t j = 0; j < n; j++) {
+    int32_t j0 = 0;
+#if TR_SIMD_SSE2
+    for (; j0 + 4 <= n; j0 += 4) {
+        _mm_storeu_ps(y + j0, tr__tanh4(_mm_loadu_ps(x + j0)));
+    }
+#endif
+    for (int32_t j = j0; j < n; j++) {
         y[j] = tr__tanhf(x[j]);
     }
     return TR_OK;

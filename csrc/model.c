@@ -489,7 +489,52 @@ static void tr__dense_sample(float *dx, float *w, float *b, float *gw, float *gb
             dx[i] = 0.0f;
         }
     }
-    for (int32_t o = 0; o < O; o++) {
+    int32_t o = 0;
+#if TR_SIMD_SSE2 || TR_SIMD_NEON64
+    /* Fused with dx, four rows at a time, SIMD over i: dx[i] stays in a register while it
+     * takes rows o..o+3 in ascending order (the same sum), each weight is read for dx and
+     * then updated, elementwise as below. */
+    if (!gw && dx) {
+        const tr__v4 zero = tr__v4_set1(0.0f), vlr = tr__v4_set1(lr);
+        for (; o + 4 <= O; o += 4) {
+            float *w0 = w + (size_t)o * (size_t)I; /* [4][I] */
+            float *w1 = w0 + I, *w2 = w1 + I, *w3 = w2 + I;
+            const tr__v4 g0 = tr__v4_set1(dy[o]), g1 = tr__v4_set1(dy[o + 1]);
+            const tr__v4 g2 = tr__v4_set1(dy[o + 2]), g3 = tr__v4_set1(dy[o + 3]);
+            int32_t i = 0;
+            for (; i + 4 <= I; i += 4) {
+                tr__v4 xi = tr__v4_load(x + i);
+                tr__v4 a = tr__v4_load(w0 + i), bb = tr__v4_load(w1 + i);
+                tr__v4 c = tr__v4_load(w2 + i), d = tr__v4_load(w3 + i);
+                tr__v4 acc = tr__v4_load(dx + i);
+                acc = tr__v4_add(acc, tr__v4_mul(g0, a));
+                acc = tr__v4_add(acc, tr__v4_mul(g1, bb));
+                acc = tr__v4_add(acc, tr__v4_mul(g2, c));
+                acc = tr__v4_add(acc, tr__v4_mul(g3, d));
+                tr__v4_store(dx + i, acc);
+                tr__v4_store(w0 + i, tr__v4_sub(a, tr__v4_mul(vlr, tr__v4_add(zero, tr__v4_mul(g0, xi)))));
+                tr__v4_store(w1 + i, tr__v4_sub(bb, tr__v4_mul(vlr, tr__v4_add(zero, tr__v4_mul(g1, xi)))));
+                tr__v4_store(w2 + i, tr__v4_sub(c, tr__v4_mul(vlr, tr__v4_add(zero, tr__v4_mul(g2, xi)))));
+                tr__v4_store(w3 + i, tr__v4_sub(d, tr__v4_mul(vlr, tr__v4_add(zero, tr__v4_mul(g3, xi)))));
+            }
+            for (; i < I; i++) {
+                float *rows[4] = {w0, w1, w2, w3};
+                for (int32_t q = 0; q < 4; q++) {
+                    float g = dy[o + q];
+                    float wi = rows[q][i];
+                    dx[i] += g * wi;
+                    float gi = 0.0f + g * x[i];
+                    rows[q][i] = wi - lr * gi;
+                }
+            }
+            b[o] = b[o] - lr * (0.0f + dy[o]);
+            b[o + 1] = b[o + 1] - lr * (0.0f + dy[o + 1]);
+            b[o + 2] = b[o + 2] - lr * (0.0f + dy[o + 2]);
+            b[o + 3] = b[o + 3] - lr * (0.0f + dy[o + 3]);
+        }
+    }
+#endif
+    for (; o < O; o++) {
         const float g = dy[o];
         float *wo = w + (size_t)o * (size_t)I; /* [I] */
         if (gw) {

@@ -540,6 +540,42 @@ tr_status tr_proto_frame_decode(uint8_t *payload, int32_t *payload_len, const ui
  * must pass tr_model_check. */
 tr_status tr_model_fingerprint(uint32_t *fingerprint, const tr_model *model);
 
+/* ------------------------------------------ whole federated runs on the sine task */
+
+/* R rounds r = r0 .. r0+R-1 of TinyReptile, Reptile or FedAvg on the sine task in one call,
+ * the same bits as the Python loop of tinyreptile_ref/federated/algorithms.py (federated.c
+ * gives the order): each round the server picks meta_batch distinct devices (TinyReptile:
+ * one) from its counter-based draws; each device draws its task and its k samples (and its
+ * shuffles) and runs tr_tinyreptile_device_round_f32 (fused) or tr_reptile_device_round_f32
+ * from theta; their phi are averaged in device order (running mean, as the server's); then
+ * theta += eps[i]*(mean - theta) (FedAvg: theta = mean). Buffers: theta [n_params] in/out,
+ * losses [R][M][steps] (tr_sine_run_steps), phi and mu [n_params], x and y [k], order
+ * [epochs][k] (may be NULL for TinyReptile), ids [M], arena of arena_bytes (the device
+ * round's plan), eps [R]. */
+enum { TR_RUN_TINYREPTILE = 0, TR_RUN_REPTILE = 1, TR_RUN_FEDAVG = 2 };
+typedef struct {
+    uint64_t seed;
+    int32_t algo;
+    int32_t k;
+    int32_t epochs;
+    int32_t batch;
+    int32_t meta_batch;
+    int32_t devices;
+    float lr;
+} tr_sine_run;
+tr_status tr_sine_run_steps(int32_t *steps, const tr_sine_run *cfg);
+/* One device's part of round r (its data and its round, as above): phi [n_params], losses
+ * [steps], x, y [k], order [epochs][k] (may be NULL for TinyReptile), dev in [0, devices).
+ * Independent devices of a round may run in parallel threads, each with its own buffers. */
+tr_status tr_sine_device_round_f32(float *phi, float *losses, float *x, float *y,
+                                   int32_t *order, void *arena, const float *theta,
+                                   const tr_model *model, const tr_sine_run *cfg, int32_t dev,
+                                   int32_t r, int32_t arena_bytes);
+tr_status tr_sine_run_rounds_f32(float *theta, float *losses, float *phi, float *mu, float *x,
+                                 float *y, int32_t *order, int32_t *ids, void *arena,
+                                 const tr_model *model, const tr_sine_run *cfg,
+                                 const float *eps, int32_t r0, int32_t R, int32_t arena_bytes);
+
 /* TR_CDEF_END */
 
 /* ---- device client: the streaming decoder and the client (outside the cffi block: the

@@ -179,3 +179,56 @@ def test_a_short_tinyreptile_run_beats_the_untrained_init_after_adaptation(cb):
     diff = init - trained  # paired: the same tasks
     assert diff.mean() > 3 * diff.std(ddof=1) / np.sqrt(diff.size)
     assert np.mean(diff > 0) >= 0.8
+
+
+@pytest.mark.parametrize("algo", fl.ALGOS)
+def test_whole_runs_in_c_give_the_python_loops_theta_and_losses(cb, npb, algo, monkeypatch):
+    # the C backend runs sine in blocks (tr_sine_run_rounds_f32) split at evaluation points;
+    # the NumPy backend runs the readable Python loop: same θ bits, same loss history
+    fam = tk.Sine(0)
+    model = fam.model()
+    kw = dict(SHORT[algo], rounds=7, inner_lr=0.01)
+    calls = []
+    real = cb.run_sine_rounds
+    monkeypatch.setattr(cb, "run_sine_rounds",
+                        lambda *a: calls.append(len(a[-1])) or real(*a))
+    cfg = fl.Config(algo=algo, devices=50, **kw)
+    out = {}
+    for name, be in (("c", cb), ("numpy", npb)):
+        out[name] = fl.train(model, be, fam, cfg, 11, evaluate=lambda th: {"s": float(th[0])},
+                             eval_every=3)
+    assert calls == [3, 3, 1]
+    assert all(np.isfinite(d["loss"]) for d in out["c"][1]["device_loss"])
+    assert_bits_equal(out["c"][0], out["numpy"][0], "theta")
+    assert out["c"][1] == out["numpy"][1]
+
+
+def test_a_run_in_c_is_the_same_in_one_block_or_several(cb):
+    fam = tk.Sine(0)
+    model = fam.model()
+    cfg = fl.Config(algo="reptile", rounds=6, k=5, inner_lr=0.05, epochs=2, batch=2,
+                    meta_batch=2, eps0=0.5, devices=20)
+    args = ("reptile", 5, 2, 2, 2, 20, 0.05, 3)
+    one = model.init(fl.stream(3, fl.KEY_INIT))
+    two = one.copy()
+    la = cb.run_sine_rounds(one, model, *args, 0, cfg.eps_block(0, 6))
+    lb = [cb.run_sine_rounds(two, model, *args, r0, cfg.eps_block(r0, r1))
+          for r0, r1 in ((0, 2), (2, 5), (5, 6))]
+    assert_bits_equal(one, two)
+    assert_bits_equal(la, np.concatenate(lb))
+
+
+@pytest.mark.parametrize("algo", ["reptile", "fedavg"])
+@pytest.mark.parametrize("family", ["sine", "lines"])
+def test_theta_does_not_depend_on_the_thread_count(cb, npb, algo, family):
+    # the devices of a round train in 1, 2 or 4 threads; aggregation is in device order
+    fam = tk.Sine(0) if family == "sine" else Lines()
+    model = fam.model() if family == "sine" else LINEAR
+    cfg = fl.Config(algo=algo, devices=50, **dict(SHORT[algo], rounds=4, meta_batch=4,
+                                                  inner_lr=0.01))
+    ref, hist = fl.train(model, npb, fam, cfg, 5)
+    for threads in (1, 2, 4):
+        theta, h = fl.train(model, cb, fam, cfg, 5, threads=threads)
+        assert_bits_equal(theta, ref, f"theta, {threads} threads")
+        assert h == hist
+    assert not np.array_equal(ref, model.init(fl.stream(5, fl.KEY_INIT)))

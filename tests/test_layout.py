@@ -15,7 +15,10 @@ FACE = ("__init__", "__main__", "testing")
 
 #: csrc/ files that are not kernels and so have no twin: status.c names the status codes,
 #: which the twins raise as exceptions (errors.py).
-NO_TWIN = {"status"}
+#: C files without a twin of the same stem, and why: status.c is the status table;
+#: federated.c's reference is the readable Python loop of federated/algorithms.py (a higher
+#: layer), compared bitwise in tests/test_federated.py
+NO_TWIN = {"status", "federated"}
 
 
 def module_name(path):

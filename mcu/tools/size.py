@@ -209,7 +209,8 @@ def table(builds, cc_version, runtime):
         row = [f] + [str(builds[o].flash(f)) for o in OPTS] + [str(builds[o].stack(f)) for o in OPTS]
         ext = sorted(set().union(*(builds[o].external(f) for o in OPTS)))
         lines.append("| " + " | ".join(row + [", ".join(ext) or "-"]) + " |")
-    kernels = [f for f in fns if not f.startswith("tr_model_") and not f.endswith("_device_round_f32")]
+    kernels = [f for f in fns if not f.startswith(("tr_model_", "tr_sine_run_"))
+               and not f.endswith("_device_round_f32")]
     lines.append(f"| **the kernels without the model runtime (each section once)** | "
                  f"**{builds['-Os'].flash_of(kernels)}** | **{builds['-O2'].flash_of(kernels)}** | | | |")
     lines.append(f"| **total (library, each section once)** | **{builds['-Os'].total}** | "

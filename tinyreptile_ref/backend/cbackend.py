@@ -4,6 +4,7 @@ Each wrapper runs the twin's own argument checks, allocates the outputs, passes 
 with ffi.from_buffer (no copies) and turns a non-zero status into an exception whose message
 comes from tr_status_str().
 """
+import threading
 import weakref
 
 import numpy as np
@@ -336,7 +337,7 @@ class _CModel:
     def arena(self, batch, stored, mode):
         """(arena, bytes): a float32 array of tr_model_arena_size(batch, stored, mode) bytes,
         made once per plan and reused."""
-        key = (batch, stored, mode)
+        key = (threading.get_ident(), batch, stored, mode)  # one per thread: calls may overlap
         a = self.arenas.get(key)
         if a is None:
             n = ffi.new("int32_t *")
@@ -458,6 +459,80 @@ def reptile_device_round_f32(theta, x, target, order, model, epochs, batch, lr):
            lib.tr_reptile_device_round_f32(_buf(phi), _buf(losses), arena, _buf(theta), _buf(x),
                                            t, lab, _i32(order), c.m, k, epochs, batch, nbytes,
                                            lr))
+    return phi, losses
+
+
+# ------------------------------------------------- whole federated runs, sine task
+
+_ALGOS = ("tinyreptile", "reptile", "fedavg")
+
+
+def _sine_cfg(model, theta, algo, k, epochs, batch, meta_batch, devices, lr, seed):
+    """The checked arguments of the sine runs: (tr_sine_run *, steps, M, arena, bytes)."""
+    check_model_call(model, theta, np.zeros((1,) + model.input_shape, F32), writeable=True)
+    if algo not in _ALGOS:
+        raise ck.ParameterError(f"algo: {algo!r} is not one of {', '.join(_ALGOS)}")
+    if model.input_shape != (1,) or model.output_shape != (1,) or model.loss != "mse":
+        raise ck.ParameterError("model: the sine task needs a 1-input, 1-output MSE model")
+    cfg = ffi.new("tr_sine_run *", {
+        "seed": ck.int_param("seed", seed, 0, 2**64 - 1), "algo": _ALGOS.index(algo),
+        "k": ck.int_param("k", k, 1), "epochs": ck.int_param("epochs", epochs, 1),
+        "batch": ck.int_param("batch", batch, 1),
+        "meta_batch": ck.int_param("meta_batch", meta_batch, 1),
+        "devices": ck.int_param("devices", devices, 1), "lr": ck.float_param("lr", lr)})
+    steps = ffi.new("int32_t *")
+    _check("tr_sine_run_steps", lib.tr_sine_run_steps(steps, cfg))
+    M = 1 if algo == "tinyreptile" else meta_batch
+    if M > devices:
+        raise ck.ParameterError(f"meta_batch: {M} devices per round exceed the population "
+                                f"of {devices}")
+    c = _cmodel(model)
+    if algo == "tinyreptile":
+        arena, nbytes, _ = c.arena(1, 1, MODES.index("fused"))
+    else:
+        arena, nbytes, _ = c.arena(min(batch, k), k, TRAIN_ACCUM)
+    return cfg, steps[0], M, arena, nbytes, c
+
+
+def run_sine_rounds(theta, model, algo, k, epochs, batch, meta_batch, devices, lr, seed,
+                        r0, eps):
+    """Rounds r0 .. r0+len(eps)-1 of `algo` on the sine task in one C call
+    (tr_sine_run_rounds_f32), updating theta [n_params] in place; returns the devices' step
+    losses [R, M, steps] float32. The same bits as federated.algorithms.train's Python loop
+    with the sine family."""
+    cfg, steps, M, arena, nbytes, c = _sine_cfg(model, theta, algo, k, epochs, batch,
+                                                meta_batch, devices, lr, seed)
+    eps = np.ascontiguousarray(eps, F32)
+    R = eps.shape[0]
+    r0 = ck.int_param("r0", r0, 0)
+    P = model.n_params
+    losses = np.empty((R, M, steps), F32)
+    phi, mu = np.empty(P, F32), np.empty(P, F32)
+    x, y = np.empty(k, F32), np.empty(k, F32)
+    order = np.empty(epochs * k, np.int32)
+    ids = np.empty(M, np.int32)
+    _check("tr_sine_run_rounds_f32",
+           lib.tr_sine_run_rounds_f32(_buf(theta), _buf(losses), _buf(phi), _buf(mu), _buf(x),
+                                      _buf(y), _i32(order), _i32(ids), arena, c.m, cfg,
+                                      _buf(eps), r0, R, nbytes))
+    return losses
+
+
+def run_sine_device(theta, model, algo, k, epochs, batch, meta_batch, devices, lr, seed,
+                          dev, r):
+    """Device `dev`'s part of round r on the sine task (tr_sine_device_round_f32): its data
+    and its round from theta; returns (phi, losses). Thread-safe (the GIL is released during
+    the call and every thread has its own arena)."""
+    cfg, steps, _, arena, nbytes, c = _sine_cfg(model, np.asarray(theta), algo, k, epochs,
+                                                batch, meta_batch, devices, lr, seed)
+    phi, losses = np.empty(model.n_params, F32), np.empty(steps, F32)
+    x, y = np.empty(k, F32), np.empty(k, F32)
+    order = np.empty(epochs * k, np.int32)
+    _check("tr_sine_device_round_f32",
+           lib.tr_sine_device_round_f32(_buf(phi), _buf(losses), _buf(x), _buf(y), _i32(order),
+                                        arena, _buf(theta), c.m, cfg,
+                                        ck.int_param("dev", dev, 0), ck.int_param("r", r, 0),
+                                        nbytes))
     return phi, losses
 
 

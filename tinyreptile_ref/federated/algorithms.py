@@ -26,6 +26,8 @@ held-out tasks (KEY_EVAL). A device can thus draw its own data, and a block of r
 generated without Python per round. Data never passes through a backend, so the NumPy and
 the C backend see the same samples and produce the same θ bit for bit.
 """
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -37,6 +39,8 @@ from ..errors import ParameterError
 F32 = np.float32
 
 ALGOS = ("tinyreptile", "reptile", "fedavg")
+#: the most rounds one call of a backend's whole-run entry point covers (progress granularity)
+BLOCK_ROUNDS = 500
 ANNEALS = ("linear", "constant")
 
 # spawn keys of the random streams derived from the seed
@@ -126,6 +130,16 @@ class Config:
         """The interpolation step of round r (0-based), a Python float (annealed_eps)."""
         return annealed_eps(self.eps0, self.eps_end, r, self.rounds, self.anneal)
 
+    def eps_block(self, r0, r1):
+        """float32 [r1 - r0]: eps(r) for r0 <= r < r1, each rounded once as the kernel
+        rounds its argument (the same float64 operations as `eps`; FedAvg: zeros)."""
+        if self.algo == "fedavg":
+            return np.zeros(r1 - r0, F32)
+        if self.anneal == "constant":
+            return np.full(r1 - r0, self.eps0, F32)
+        r = np.arange(r0, r1, dtype=np.int64)
+        return (self.eps0 + (self.eps_end - self.eps0) * (r / self.rounds)).astype(F32)
+
     def as_dict(self):
         return asdict(self)
 
@@ -205,14 +219,17 @@ def device_task(family, seed, device_id):
 
 
 def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_every=0,
-          progress=None):
+          progress=None, threads=1):
     """Run cfg.rounds rounds of cfg.algo; returns (θ, history).
 
     family      the task family: family.device_task(rng) gives device i's task (an object
                 with .sample(rng, n) -> (x, target))
     evaluate    optional callable(θ) -> dict of numbers, called at round 0, every
                 `eval_every` rounds and after the last round (the learning curve)
-    progress    optional callable(rounds_done) after every round
+    progress    optional callable(rounds_done) after every round (or block of rounds)
+    threads     the devices of one round (Reptile's and FedAvg's meta-batch) train in this
+                many threads; their φ are aggregated in device order, so θ does not depend on
+                the thread count (the C backend releases the GIL during its calls)
     history     {"curve": [{"round": r, ...evaluate's numbers}], "device_loss": [mean loss of
                 the devices' steps in each block of eval_every rounds]}
     """
@@ -231,23 +248,66 @@ def train(model, backend, family, cfg, seed, theta0=None, evaluate=None, eval_ev
             block.clear()
 
     record(0)
-    for r in range(cfg.rounds):
-        phis = []
-        for dev_id in server.select(r):
-            dev = Device(dev_id, device_task(family, seed, dev_id))
-            rng = device_rng(seed, dev_id, r)
-            if cfg.algo == "tinyreptile":
-                phi, losses = dev.tinyreptile_round(ws, server.theta, cfg.k, cfg.inner_lr, rng)
+    threads = ck.int_param("threads", threads, 1, 1024)
+    sine_c = getattr(family, "name", None) == "sine" and hasattr(backend, "run_sine_rounds")
+    parallel = threads > 1 and cfg.devices_per_round > 1
+    if sine_c and not parallel:
+        # the C backend: blocks of rounds in one call each, between evaluation points
+        r = 0
+        while r < cfg.rounds:
+            end = min(cfg.rounds, r + BLOCK_ROUNDS)
+            if eval_every:
+                end = min(end, (r // eval_every + 1) * eval_every)
+            losses = backend.run_sine_rounds(server.theta, model, cfg.algo, cfg.k,
+                                                 cfg.epochs, cfg.device_batch,
+                                                 cfg.devices_per_round, cfg.devices,
+                                                 cfg.inner_lr, seed, r, cfg.eps_block(r, end))
+            block.extend(np.mean(losses, axis=2, dtype=np.float64).ravel().tolist())
+            r = end
+            if progress is not None:
+                progress(r)
+            if eval_every and r % eval_every == 0 and r < cfg.rounds:
+                record(r)
+        record(cfg.rounds)
+        return server.theta, history
+
+    local = threading.local()
+
+    def device_round(dev_id, r):
+        """Device dev_id's φ and step losses in round r (from the server's current θ)."""
+        if sine_c:  # data and round in one C call (the GIL released)
+            return backend.run_sine_device(server.theta, model, cfg.algo, cfg.k,
+                                                 cfg.epochs, cfg.device_batch,
+                                                 cfg.devices_per_round, cfg.devices,
+                                                 cfg.inner_lr, seed, dev_id, r)
+        dws = getattr(local, "ws", None) or ws
+        if threads > 1 and dws is ws:
+            dws = local.ws = model.workspace(backend)
+        dev = Device(dev_id, device_task(family, seed, dev_id))
+        rng = device_rng(seed, dev_id, r)
+        if cfg.algo == "tinyreptile":
+            return dev.tinyreptile_round(dws, server.theta, cfg.k, cfg.inner_lr, rng)
+        return dev.batched_round(dws, server.theta, cfg.k, cfg.inner_lr, cfg.epochs,
+                                 cfg.device_batch, rng)
+
+    pool = ThreadPoolExecutor(max_workers=threads) if parallel else None
+    try:
+        for r in range(cfg.rounds):
+            ids = server.select(r)
+            if pool is not None:
+                results = list(pool.map(device_round, ids, [r] * len(ids)))
             else:
-                phi, losses = dev.batched_round(ws, server.theta, cfg.k, cfg.inner_lr,
-                                                cfg.epochs, cfg.device_batch, rng)
-            phis.append(phi)
-            block.append(float(np.mean(losses, dtype=np.float64)))
-        server.aggregate(r, phis)
-        if progress is not None:
-            progress(r + 1)
-        if eval_every and (r + 1) % eval_every == 0 and r + 1 < cfg.rounds:
-            record(r + 1)
+                results = [device_round(dev_id, r) for dev_id in ids]
+            phis = [phi for phi, _ in results]  # in device order, whatever thread ran it
+            block.extend(float(np.mean(losses, dtype=np.float64)) for _, losses in results)
+            server.aggregate(r, phis)
+            if progress is not None:
+                progress(r + 1)
+            if eval_every and (r + 1) % eval_every == 0 and r + 1 < cfg.rounds:
+                record(r + 1)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     record(cfg.rounds)
     return server.theta, history
 

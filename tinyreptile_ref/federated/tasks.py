@@ -246,7 +246,7 @@ def summary(values):
 
 
 def run(task, algo, backend, seed, rounds=None, eval_tasks=100, curve_tasks=20, curve_points=20,
-        eval_steps=None, progress=None, trainer=None, **overrides):
+        eval_steps=None, progress=None, trainer=None, threads=1, **overrides):
     """Train `algo` on `task` with `backend` (a backend module) from `seed`; returns
     (θ, results dict). The evaluation tasks come from the seed, so every algorithm run with
     the same seed meets the same held-out tasks. `trainer` replaces algorithms.train (same
@@ -270,9 +270,9 @@ def run(task, algo, backend, seed, rounds=None, eval_tasks=100, curve_tasks=20, 
 
     every = max(1, cfg.rounds // curve_points) if curve_points else 0
     t0 = time.perf_counter()
-    theta, hist = (trainer or fl.train)(model, backend, fam, cfg, seed,
-                                        evaluate=curve if every else None, eval_every=every,
-                                        progress=progress)
+    kw = dict(evaluate=curve if every else None, eval_every=every, progress=progress)
+    theta, hist = (trainer(model, backend, fam, cfg, seed, **kw) if trainer else
+                   fl.train(model, backend, fam, cfg, seed, threads=threads, **kw))
     wall = time.perf_counter() - t0 - eval_time[0]  # training only, the curve excluded
     theta0 = model.init(fl.stream(seed, fl.KEY_INIT))
     b0, a0 = evaluate(fam, ews, theta0, held_out[:eval_tasks], steps, lr)

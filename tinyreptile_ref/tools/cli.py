@@ -6,6 +6,7 @@
   export-model  a train run's θ as a C header for firmware (tools/export_model.py)
   export-c  the C library (and the golden-vector runner) as a folder for a firmware project
   xcheck  where a device's trace or theta leaves the reference, and why (tools/xcheck.py)
+  sweep   many runs (seeds x hyper-parameters) in parallel, locally or on Ray
 """
 import argparse
 import json
@@ -16,7 +17,7 @@ from ..federated import algorithms as fl
 from ..federated import tasks as tk
 from .._version import __version__
 from ..errors import TinyReptileError
-from . import export_c, export_model, rig, xcheck
+from . import export_c, export_model, rig, sweep, xcheck
 from .output import check_out_dir, progress_reporter, write_outputs
 
 DESCRIPTION = """\
@@ -131,6 +132,8 @@ def parser():
     tr.add_argument("--out", required=True, metavar="DIR",
                     help="output directory (created if missing)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    tr.add_argument("--threads", type=_int(1), default=1, metavar="N",
+                    help="threads for the devices of one round (Reptile, FedAvg; default 1)")
     _add_hyper(tr)
     _add_eval(tr)
     rig.add_options(tr)
@@ -160,6 +163,7 @@ def parser():
     export_model.add_parser(sub)
     export_c.add_parser(sub)
     xcheck.add_parser(sub)
+    sweep.add_parser(sub)
     return ap
 
 
@@ -180,7 +184,8 @@ def cmd_train(args):
             theta, res = tk.run(args.task, args.algo, get_backend(args.backend), args.seed,
                                 rounds=args.rounds, eval_tasks=args.eval_tasks,
                                 eval_steps=args.eval_steps, curve_points=args.curve_points,
-                                progress=progress, trainer=trainer, **over)
+                                progress=progress, trainer=trainer,
+                                threads=args.threads, **over)
             rig.report(res, trainer)
     finally:
         close()
@@ -234,6 +239,8 @@ def main(argv=None):
             return export_c.cmd_export_c(args)
         if args.command == "xcheck":
             return args.func(args)
+        if args.command == "sweep":
+            return sweep.cmd(args)
         from .demo import run_demo
         return run_demo(out=args.out, backend=args.backend, seed=args.seed, scale=args.scale,
                         eval_tasks=args.eval_tasks, curve_points=args.curve_points)
