@@ -39,3 +39,16 @@ simd-test: $(BUILD)/host/tv_runner_files_scalar simd-check-fma ## The SIMD paths
 	  echo "== AArch64 (NEON), qemu-user, vectors read from files" && \
 	  $(A64_EXEC) $(BUILD)/a64/tv_runner_files $(VECTORS_DIR)/manifest.json | tail -1; \
 	else echo "== AArch64 skipped: $(A64_CC) or $(firstword $(A64_EXEC)) missing (apt-get install gcc-aarch64-linux-gnu qemu-user)"; fi
+
+# Ray for tests/test_sweep.py's run on a local Ray instance (pyproject's `ray` extra). Installed
+# into the virtual environment before the Python tests; where it cannot be installed, this says
+# so loudly and the Ray test is skipped with its reason in pytest's summary.
+$(VENV)/.installed-ray: $(VENV)/.installed pyproject.toml
+	$(Q)if $(PY) -m pip install -q -e '.[test,ray]' >$(VENV)/ray-install.log 2>&1; then \
+	  touch $@; \
+	else \
+	  echo "WARNING: Ray (pyproject extra 'ray') could not be installed" \
+	       "(see $(VENV)/ray-install.log): the sweep's Ray test will be SKIPPED"; \
+	fi
+
+test-py: $(VENV)/.installed-ray

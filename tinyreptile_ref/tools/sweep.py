@@ -153,8 +153,9 @@ def run_ray(job_list, address):
     started = not ray.is_initialized()
     if started:
         kw = dict(include_dashboard=False, log_to_driver=False)
-        if address == "local":  # always a new private instance, never a running cluster
-            ray.init(address="local", **kw)
+        if address == "local":  # always a new private instance, never a running cluster,
+            # and on loopback only (Ray would otherwise bind its services to the host's address)
+            ray.init(address="local", _node_ip_address="127.0.0.1", **kw)
         else:
             ray.init(address=address, **kw)
     try:
