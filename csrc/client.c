@@ -356,7 +356,7 @@ tr_status tr_client_init(tr_client *c, const tr_client_config *cfg, const tr_cli
     }
     if (cfg->max_k < 1 || cfg->max_k > 0xFFFF || cfg->max_steps < 1 ||
         cfg->max_steps > (TR_PROTO_MAX_PAYLOAD - TR__RESULT_HDR) / 4 || cfg->max_epochs < 0 ||
-        cfg->max_epochs > 0xFFFF || m->n_params > TR_PROTO_CHUNK_MAX * TR_PROTO_MAX_CHUNKS ||
+        cfg->max_epochs > 0xFFFF || m->n_params > (int32_t)TR_PROTO_CHUNK_MAX * TR_PROTO_MAX_CHUNKS ||
         cfg->arena_bytes < 0) {
         return TR_ERR_PARAM;
     }

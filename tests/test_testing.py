@@ -49,7 +49,7 @@ def test_every_kernels_argument_sets_run_to_the_same_bits_on_both_backends(name)
 def test_kernel_args_reach_empty_one_and_the_unrolled_remainders():
     seen = set()
 
-    @settings(max_examples=300)
+    @settings(max_examples=300, derandomize=True)  # a fixed draw: the same sizes every run
     @given(kernel_args("dense_forward_f32"))
     def grab(ak):
         seen.add(ak[0][1].shape[0])  # O, the unrolled dimension
