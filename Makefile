@@ -27,6 +27,8 @@ endif
 .PHONY: vectors vectors-check vectors-test mcu-test mcu-vectors size
 
 include mk/mcu.mk
+include mk/cmake.mk
+include mk/arduino.mk
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,7 +46,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py mcu-test rig-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU
+test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test rig-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU, the CMake, Arduino and PlatformIO packages, the device rig
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests

@@ -330,7 +330,8 @@ tr_status tr_model_memory_plan(tr_memory_plan *plan, const tr_model *model, int3
 tr_status tr_model_arena_size(int32_t *bytes, const tr_model *model, int32_t batch,
                               int32_t stored, int32_t mode)
 {
-    tr_memory_plan plan;
+    /* initialised: GCC 5's LTO (Arduino AVR) cannot see that st == TR_OK sets it */
+    tr_memory_plan plan = {0, 0, 0, 0, 0, 0};
     tr_status st = tr_model_memory_plan(&plan, model, batch, stored, mode);
     if (st != TR_OK) {
         return st;

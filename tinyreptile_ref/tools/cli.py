@@ -3,6 +3,7 @@
   train   train one algorithm on one task; writes DIR/results.json and DIR/params.f32
   demo    the main job: TinyReptile, Reptile and FedAvg on sine, a table, JSON and a figure
   plan    the layer table, memory plan and per-round costs of a task's model
+  export-model  a train run's θ as a C header for firmware (tools/export_model.py)
 """
 import argparse
 import json
@@ -152,6 +153,8 @@ def parser():
                                     "device memory plan and per-round costs at the defaults.")
     pl.add_argument("--task", choices=tk.TASKS, default="sine", help="task (default sine)")
     pl.add_argument("--json", action="store_true", help="print JSON instead of text")
+    from . import export_model
+    export_model.add_parser(sub)
     return ap
 
 
@@ -219,6 +222,9 @@ def main(argv=None):
             return cmd_train(args)
         if args.command == "plan":
             return cmd_plan(args)
+        if args.command == "export-model":
+            from .export_model import cmd
+            return cmd(args)
         from .demo import run_demo
         return run_demo(out=args.out, backend=args.backend, seed=args.seed, scale=args.scale,
                         eval_tasks=args.eval_tasks, curve_points=args.curve_points)
