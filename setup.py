@@ -14,6 +14,8 @@ setup(
         "tasks": ["scikit-learn>=1.0"],
         # make demo: the tasks, a figure and a progress bar
         "demo": ["scikit-learn>=1.0", "matplotlib>=3.5", "tqdm>=4.0"],
+        # fleets on Flower (tinyreptile_ref/federated/flower/): flwr 1.42 needs Python >= 3.11
+        "flower": ["flwr[simulation]==1.42.0; python_version >= '3.11'"],
     },
     cffi_modules=["tinyreptile_ref/backend/_build.py:ffibuilder"],
     zip_safe=False,

@@ -4,6 +4,7 @@
   demo    the main job: TinyReptile, Reptile and FedAvg on sine, a table, JSON and a figure
   plan    the layer table, memory plan and per-round costs of a task's model
   export-model  a train run's θ as a C header for firmware (tools/export_model.py)
+  flower-sim    train in Flower's simulation engine (tools/flower.py, the extra [flower])
 """
 import argparse
 import json
@@ -155,6 +156,8 @@ def parser():
     pl.add_argument("--json", action="store_true", help="print JSON instead of text")
     from . import export_model
     export_model.add_parser(sub)
+    from . import flower
+    flower.add_parser(sub, _add_hyper, _add_eval, _int)
     return ap
 
 
@@ -222,6 +225,9 @@ def main(argv=None):
             return cmd_train(args)
         if args.command == "plan":
             return cmd_plan(args)
+        if args.command == "flower-sim":
+            from .flower import cmd_sim
+            return cmd_sim(args)
         if args.command == "export-model":
             from .export_model import cmd
             return cmd(args)
