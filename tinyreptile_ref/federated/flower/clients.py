@@ -18,12 +18,13 @@ The node's options come from its node config (flower-supernode --node-config):
   backend   the simulated device's backend (default "c")
   inject    fault injection for tests, "ROUND_ID:KIND,...": KIND error (the client raises),
             nan (φ non-finite), malformed (φ of the wrong length), wrong-round (another round
-            id in the reply), vanish (the SuperNode is killed while the round runs)
+            id in the reply), hang (the client touches the file named by the node config's
+            `marker`, if any, and does not answer for 60 s: a test kills its SuperNode then)
 """
 import functools
 import json
 import os
-import signal
+import time
 import types
 
 import numpy as np
@@ -39,7 +40,7 @@ from ...runtime import client as wire
 from .strategy import result_content
 
 F32 = np.float32
-INJECT = ("error", "nan", "malformed", "wrong-round", "vanish")
+INJECT = ("error", "nan", "malformed", "wrong-round", "hang")
 
 
 def parse_inject(text):
@@ -124,7 +125,7 @@ class Proxy:
         except dv.DeviceFault:
             self.links.pop(i).link.close()  # a refused device is greeted anew next time
             raise
-        return result_content(i, c["round_id"], phi, losses)
+        return result_content(i, c["round_id"], phi, losses, self.kind)
 
     def close(self):
         for d in self.links.values():
@@ -143,24 +144,27 @@ def _proxy(node_config):
     return _PROXIES[key]
 
 
-def _inject(kind, msg, content):
+def _inject(kind, msg, content, marker=None):
     """Rewrite a reply (or act) as fault `kind`."""
     if kind == "error":
         raise RuntimeError("injected client error")
-    if kind == "vanish":  # the SuperNode (this ClientApp's parent) disappears mid-round
-        os.kill(os.getppid(), signal.SIGKILL)
-        raise RuntimeError("the SuperNode was killed")
+    if kind == "hang":  # mid-round: the node does not answer (a test kills its SuperNode)
+        if marker:
+            with open(marker, "w") as f:
+                f.write(f"{os.getpid()}\n")
+        time.sleep(60)
+        raise RuntimeError("hang: the SuperNode was not stopped")
     phi = content["phi"]["phi"].numpy().copy()
     losses = content["phi"]["losses"].numpy()
     res = content["result"]
-    dev, rid = res["device"], res["round_id"]
+    dev, rid, src = res["device"], res["round_id"], res["source"]
     if kind == "nan":
         phi[len(phi) // 2] = np.nan
     elif kind == "malformed":
         phi = phi[:-1]
     elif kind == "wrong-round":
         rid += 7
-    return result_content(dev, rid, phi, losses)
+    return result_content(dev, rid, phi, losses, src)
 
 
 def handle(msg, node_config, inject=None, backend=None):
@@ -179,8 +183,8 @@ def handle(msg, node_config, inject=None, backend=None):
         raise ParameterError(f"message_type: {mtype!r} is not train or query")
     inject = dict(inject if inject is not None else parse_inject(node_config.get("inject")))
     kind = inject.get(int(msg.content["config"]["round_id"]))
-    if kind in ("error", "vanish"):
-        _inject(kind, msg, None)
+    if kind in ("error", "hang"):
+        _inject(kind, msg, None, node_config.get("marker"))
     if proxied:
         content = _proxy(node_config).round(msg)
     else:

@@ -60,11 +60,13 @@ def _array(a):
     return Array(np.ascontiguousarray(a))
 
 
-def result_content(dev_id, round_id, phi, losses):
-    """The content of a train reply: φ, the step losses, and the echo of the control."""
+def result_content(dev_id, round_id, phi, losses, source="simulated"):
+    """The content of a train reply: φ, the step losses, the echo of the control, and what
+    computed φ (`source`: "simulated", or the kind of the proxied device, "host" or "qemu")."""
     return RecordDict({"phi": ArrayRecord({"phi": _array(np.asarray(phi, F32)),
                                            "losses": _array(np.asarray(losses, F32))}),
-                       "result": ConfigRecord({"device": int(dev_id), "round_id": int(round_id)})})
+                       "result": ConfigRecord({"device": int(dev_id), "round_id": int(round_id),
+                                               "source": str(source)})})
 
 
 def check_reply(reply, dev_id, round_id, n_params):
@@ -92,7 +94,7 @@ def check_reply(reply, dev_id, round_id, n_params):
         raise dv.DeviceFault(f"malformed reply: losses are {losses.dtype}{list(losses.shape)}")
     if not np.all(np.isfinite(phi)):
         raise dv.DeviceFault("non-finite phi")
-    return np.array(phi, F32), np.array(losses, F32)
+    return np.array(phi, F32), np.array(losses, F32), str(res.get("source", "?"))
 
 
 def wait_for_nodes(grid, n, timeout, poll=0.2):
@@ -133,7 +135,9 @@ class GridDevice:
         reply = replies[0]
         if reply.has_error() and reply.error.code in f.node_gone_codes:
             f.lost(node)
-        return check_reply(reply, self.id, round_id, theta.size)
+        phi, losses, source = check_reply(reply, self.id, round_id, theta.size)
+        f.sources[source] = f.sources.get(source, 0) + 1
+        return phi, losses
 
 
 class GridFleet:
@@ -154,6 +158,7 @@ class GridFleet:
         self.grid, self.task, self.n = grid, task, devices
         self.routing, self.timeout, self.wait = routing, timeout, wait
         self.round_trips = []
+        self.sources = {}  # results accepted, by what computed them
         self.node_gone_codes = set()
         self.gone = set()
         self.nodes = wait_for_nodes(grid, min_nodes, wait)
@@ -216,4 +221,5 @@ class FlowerTrainer(dv.Trainer):
         return {"nodes": len(self.fleet.nodes), "routing": self.fleet.routing,
                 "faults": self.fault_log, "rounds": self.rounds_done, "loop_wall_s": self.wall,
                 "rounds_per_s": self.rounds_done / self.wall if self.wall > 0 else None,
-                "round_trip_s_mean": float(np.mean(rt)) if rt else None}
+                "round_trip_s_mean": float(np.mean(rt)) if rt else None,
+                "results_by_source": dict(self.fleet.sources)}
