@@ -184,7 +184,7 @@ class Deployment:
     def run(self, run_config, timeout=300):
         """flwr run of examples/flower; returns when the ServerApp has written results.json."""
         out = pathlib.Path(run_config["out"])
-        cfg = " ".join(f"{k}={json.dumps(v)}" for k, v in run_config.items())
+        cfg = " ".join(f"{k.replace('_', '-')}={json.dumps(v)}" for k, v in run_config.items())
         r = subprocess.run([str(BIN / "flwr"), "run", str(ROOT / "examples" / "flower"), "local",
                             "--run-config", cfg], env=dict(self.env, FLWR_HOME=str(self.cli_home)),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
