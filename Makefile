@@ -46,7 +46,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test rig-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU, the CMake, Arduino and PlatformIO packages, the device rig
+test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test rig-test flower-test ## Run every test: C sanitizer checks, vectors on the host, Python tests, MCU vectors and self-test under QEMU, the CMake, Arduino and PlatformIO packages, the device rig
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -130,6 +130,7 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 include mk/device.mk
 # Devices in the loop: the device client as host process and firmware, its fuzzer, the rig.
 include mk/device_rig.mk
+include mk/flower.mk
 
 # Flash and worst-case stack per kernel on Cortex-M4F at -Os and -O2 (markdown table).
 size: mcu-toolchain ## Flash and worst-case stack of each kernel on Cortex-M4F (-Os, -O2), then the measured device memory of TinyReptile and Reptile
