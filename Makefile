@@ -47,7 +47,7 @@ venv: $(VENV)/.installed ## Create the virtual environment and install the packa
 
 build: $(VENV)/.installed ## Build the C extension (into the virtual environment's editable install)
 
-test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test fuzz-test flags-test dist-test rig-test simd-test ## Run every test: C checks, vectors on the host, fuzzing, pytest, MCUs under QEMU, the packages (README: targets)
+test: test-c vectors-test test-py mcu-test cmake-test arduino-test pio-test fuzz-test flags-test dist-test rig-test simd-test flower-test ## Run every test: C checks, vectors on the host, fuzzing, pytest, MCUs under QEMU, the packages (README: targets)
 
 test-py: $(VENV)/.installed
 	$(Q)$(PY) -m pytest -q tests
@@ -135,6 +135,7 @@ mcu-vectors: $(MCU_VEC_ELFS) mcu-check-fma
 include mk/device.mk
 # Devices in the loop: the device client as host process and firmware, its fuzzer, the rig.
 include mk/device_rig.mk
+include mk/flower.mk
 
 # libFuzzer on the vector runner (fuzz, fuzz-test).
 include mk/fuzz.mk

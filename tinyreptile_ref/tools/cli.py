@@ -7,6 +7,7 @@
   export-c  the C library (and the golden-vector runner) as a folder for a firmware project
   xcheck  where a device's trace or theta leaves the reference, and why (tools/xcheck.py)
   sweep   many runs (seeds x hyper-parameters) in parallel, locally or on Ray
+  flower-sim    train in Flower's simulation engine (tools/flower.py, the extra [flower])
 """
 import argparse
 import json
@@ -164,6 +165,8 @@ def parser():
     export_c.add_parser(sub)
     xcheck.add_parser(sub)
     sweep.add_parser(sub)
+    from . import flower
+    flower.add_parser(sub, _add_hyper, _add_eval, _int)
     return ap
 
 
@@ -233,6 +236,9 @@ def main(argv=None):
             return cmd_train(args)
         if args.command == "plan":
             return cmd_plan(args)
+        if args.command == "flower-sim":
+            from .flower import cmd_sim
+            return cmd_sim(args)
         if args.command == "export-model":
             return export_model.cmd(args)
         if args.command == "export-c":
