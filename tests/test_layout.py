@@ -13,9 +13,8 @@ PKG = ROOT / "tinyreptile_ref"
 LAYERS = ("_version", "errors", "clib", "kernels", "runtime", "backend", "federated", "vectors", "tools")
 FACE = ("__init__", "__main__", "testing")
 
-#: csrc/ files that are not kernels and so have no twin: status.c names the status codes,
-#: which the twins raise as exceptions (errors.py).
-#: C files without a twin of the same stem, and why: status.c is the status table;
+#: C files without a twin of the same stem, and why: status.c is the status table (the twins
+#: raise its codes as exceptions, errors.py);
 #: federated.c's reference is the readable Python loop of federated/algorithms.py (a higher
 #: layer), compared bitwise in tests/test_federated.py
 NO_TWIN = {"status", "federated"}
