@@ -96,6 +96,20 @@ def taps(base, step, n, L):
     return min(lo, hi), hi
 
 
+def tap_windows(xs, ys, K, stride, dilation, pad):
+    """For each tap k ascending that reaches the input: (k, xk, yk), views of the input-side
+    rows xs[:, p(t, k), :] [B, n, .] and the output-side rows ys[:, t, :] [B, n, .] for the n
+    outputs t = t0 .. t1-1 whose tap k is not padding (p(t, k) = t*stride + k*dilation - pad).
+    The f32 and int8 forward passes and the f32 dx loop walk the taps through it."""
+    L, L_out = xs.shape[1], ys.shape[1]
+    for k in range(K):
+        t0, t1 = taps(k * dilation - pad, stride, L_out, L)
+        if t0 == t1:
+            continue
+        p0 = t0 * stride + k * dilation - pad
+        yield k, xs[:, p0:p0 + (t1 - t0 - 1) * stride + 1:stride, :], ys[:, t0:t1, :]
+
+
 def conv1d_out_len(L, K, stride=1, dilation=1, padding="valid"):
     """(L_out, pad_before) of a conv1d over length L with kernel size K, TFLite's rule.
 
@@ -116,13 +130,7 @@ def conv1d_forward_f32(x, w, bias, stride=1, dilation=1, padding="valid"):
         x, w, bias, ck.ABSENT, stride, dilation, padding)
     y = np.empty((B, L_out, C_out), F32)
     y[...] = bias
-    for k in range(K):
-        t0, t1 = taps(k * dilation - pad, stride, L_out, L)
-        if t0 == t1:
-            continue
-        p0 = t0 * stride + k * dilation - pad
-        xk = x[:, p0:p0 + (t1 - t0 - 1) * stride + 1:stride, :]  # [B, t1-t0, C_in]
-        yk = y[:, t0:t1, :]                                        # [B, t1-t0, C_out], a view
+    for k, xk, yk in tap_windows(x, y, K, stride, dilation, pad):  # yk: a view of y
         for ci in range(C_in):
             yk += w[None, None, :, k, ci] * xk[:, :, ci, None]
     return y
@@ -140,14 +148,9 @@ def conv1d_backward_f32(dy, x, w, stride=1, dilation=1, padding="valid"):
     B, L, C_in, C_out, K, stride, dilation, _, L_out, pad = check_conv1d(
         x, w, ck.ABSENT, dy, stride, dilation, padding)
     dx = np.zeros((B, L, C_in), F32)
-    for k in range(K):
-        t0, t1 = taps(k * dilation - pad, stride, L_out, L)
-        if t0 == t1:
-            continue
-        l0 = t0 * stride + k * dilation - pad
-        dxk = dx[:, l0:l0 + (t1 - t0 - 1) * stride + 1:stride, :]  # [B, t1-t0, C_in], a view
+    for k, dxk, dyk in tap_windows(dx, dy, K, stride, dilation, pad):  # dxk: a view of dx
         for co in range(C_out):
-            dxk += w[None, None, co, k, :] * dy[:, t0:t1, co, None]
+            dxk += w[None, None, co, k, :] * dyk[:, :, co, None]
     dw = np.zeros((C_out, K, C_in), F32)
     db = np.zeros(C_out, F32)
     for b in range(B):

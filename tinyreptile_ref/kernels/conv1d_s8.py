@@ -10,7 +10,7 @@ independent outputs [B, t, C_out]; integer sums are exact.
 import numpy as np
 
 from . import _checks as ck
-from .conv1d import PADDINGS, geometry, taps
+from .conv1d import PADDINGS, geometry, tap_windows
 from .dense_s8 import check_channels, check_s8_params
 from ..errors import ParameterError, ShapeError
 from .quant import offset_range, output_stage_s8
@@ -57,13 +57,7 @@ def conv1d_forward_s8(x, w, bias, multiplier, shift, stride=1, dilation=1, paddi
     xs = x.astype(np.int64) - x_zp     # [B, L, C_in]
     w64 = w.astype(np.int64)           # [C_out, K, C_in]
     acc = np.zeros((B, L_out, C_out), np.int64)
-    for k in range(K):
-        t0, t1 = taps(k * dilation - pad, stride, L_out, L)
-        if t0 == t1:
-            continue
-        p0 = t0 * stride + k * dilation - pad
-        xk = xs[:, p0:p0 + (t1 - t0 - 1) * stride + 1:stride, :]  # [B, t1-t0, C_in]
-        ak = acc[:, t0:t1, :]                                      # [B, t1-t0, C_out], a view
+    for k, xk, ak in tap_windows(xs, acc, K, stride, dilation, pad):  # ak: a view of acc
         for ci in range(C_in):
             ak += w64[None, None, :, k, ci] * xk[:, :, ci, None]
     acc += bias[None, None, :]
